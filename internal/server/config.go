@@ -1,0 +1,39 @@
+// Package server assembles a running router from its parts: the registry
+// backend, the live table, the HTTP proxy, the admin API and metrics. It
+// owns the listeners and the graceful shutdown.
+package server
+
+import "time"
+
+// Config is everything `webrouter serve` can be told.
+type Config struct {
+	Version string
+
+	HTTPAddr   string // entry point for proxied HTTP, e.g. ":8080"
+	AdminAddr  string // admin API, e.g. "127.0.0.1:9090"
+	AdminToken string // required when AdminAddr is not loopback; never logged
+	DataDir    string // embedded registry directory
+
+	ShutdownGrace    time.Duration // how long in-flight requests may take on SIGTERM
+	ConnectTimeout   time.Duration // dialling a backend
+	ResponseTimeout  time.Duration // from request sent to response headers
+	IdleConnsPerHost int           // kept-alive backend connections per address
+
+	AccessLog string // "stdout", "stderr", "off" or a file path
+	LogFormat string // "text" or "json", for the access log
+}
+
+// Defaults returns the configuration `webrouter serve` uses with no flags.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:         ":8080",
+		AdminAddr:        "127.0.0.1:9090",
+		DataDir:          "./data",
+		ShutdownGrace:    30 * time.Second,
+		ConnectTimeout:   5 * time.Second,
+		ResponseTimeout:  60 * time.Second,
+		IdleConnsPerHost: 256,
+		AccessLog:        "stdout",
+		LogFormat:        "text",
+	}
+}
