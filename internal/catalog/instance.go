@@ -37,6 +37,7 @@ type Instance struct {
 // InstanceSpec is what a client writes for an instance; Weight and State
 // take their defaults when absent.
 type InstanceSpec struct {
+	ID      string        `json:"id,omitempty"` // optional; must equal the id in the path
 	Address string        `json:"address"`
 	Port    int           `json:"port"`
 	Weight  *int          `json:"weight,omitempty"`
@@ -48,6 +49,9 @@ type InstanceSpec struct {
 func NewInstance(id string, spec InstanceSpec) (Instance, error) {
 	if err := CheckInstanceID("id", id); err != nil {
 		return Instance{}, err
+	}
+	if spec.ID != "" && spec.ID != id {
+		return Instance{}, fieldErr("id", "%q does not match the instance id %q in the path", spec.ID, id)
 	}
 	addr, err := checkAddress(spec.Address)
 	if err != nil {

@@ -40,13 +40,14 @@ type Service struct {
 // ServiceSpec is what a client writes for a service: every field but
 // Mountpoints is optional and takes its default when absent.
 type ServiceSpec struct {
-	Mountpoints []string  `json:"mountpoints"`
-	Healthcheck string    `json:"healthcheck,omitempty"`
-	HTTPSOnly   bool      `json:"https_only,omitempty"`
-	Balance     string    `json:"balance,omitempty"`
-	StripPrefix *bool     `json:"strip_prefix,omitempty"`
-	MaxFails    *int      `json:"max_fails,omitempty"`
-	FailTimeout *Duration `json:"fail_timeout,omitempty"`
+	Name        string   `json:"name,omitempty"` // optional; must equal the name in the path
+	Mountpoints []string `json:"mountpoints"`
+	Healthcheck string   `json:"healthcheck,omitempty"`
+	HTTPSOnly   bool     `json:"https_only,omitempty"`
+	Balance     string   `json:"balance,omitempty"`
+	StripPrefix *bool    `json:"strip_prefix,omitempty"`
+	MaxFails    *int     `json:"max_fails,omitempty"`
+	FailTimeout string   `json:"fail_timeout,omitempty"` // Go duration, e.g. "10s"
 }
 
 // NewService validates spec, applies defaults and returns the service in
@@ -54,6 +55,9 @@ type ServiceSpec struct {
 func NewService(name string, spec ServiceSpec) (Service, error) {
 	if err := CheckName("name", name); err != nil {
 		return Service{}, err
+	}
+	if spec.Name != "" && spec.Name != name {
+		return Service{}, fieldErr("name", "%q does not match the service name %q in the path", spec.Name, name)
 	}
 	s := Service{
 		Name:        name,
@@ -70,8 +74,12 @@ func NewService(name string, spec ServiceSpec) (Service, error) {
 	if spec.MaxFails != nil {
 		s.MaxFails = *spec.MaxFails
 	}
-	if spec.FailTimeout != nil {
-		s.FailTimeout = *spec.FailTimeout
+	if spec.FailTimeout != "" {
+		d, err := time.ParseDuration(spec.FailTimeout)
+		if err != nil {
+			return Service{}, fieldErr("fail_timeout", "%q is not a duration; want e.g. \"10s\"", spec.FailTimeout)
+		}
+		s.FailTimeout = Duration(d)
 	}
 	if s.Balance == "" {
 		s.Balance = RoundRobin
@@ -133,7 +141,7 @@ func ParseService(data []byte) (Service, error) {
 	}
 	spec := ServiceSpec{
 		Mountpoints: s.Mountpoints, Healthcheck: s.Healthcheck, HTTPSOnly: s.HTTPSOnly,
-		Balance: s.Balance, StripPrefix: &s.StripPrefix, MaxFails: &s.MaxFails, FailTimeout: &s.FailTimeout,
+		Balance: s.Balance, StripPrefix: &s.StripPrefix, MaxFails: &s.MaxFails, FailTimeout: s.FailTimeout.String(),
 	}
 	return NewService(s.Name, spec)
 }

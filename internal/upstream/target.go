@@ -8,7 +8,8 @@ type Target struct {
 	ID     string // instance id
 	Addr   string // "ip:port", the Host's key
 	Weight int    // 0 = no new traffic
-	Ready  bool   // administrative state is ready (not draining or in maintenance)
+	State  string // administrative state: "ready", "draining", "maintenance"
+	Ready  bool   // State is "ready"
 	Host   *Host
 }
 

@@ -1,0 +1,75 @@
+package admin
+
+import (
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/webrouter/webrouter/internal/api"
+	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/route"
+)
+
+func (s *server) routes(w http.ResponseWriter, r *http.Request) {
+	t := s.Live.Table()
+	out := api.Routes{Generation: t.Gen, Revision: t.Rev, Routes: []api.Route{}, Problems: t.Problems}
+	now := time.Now()
+	t.Routes(func(rt route.Route, svc *route.Service) {
+		v := api.Route{
+			Host: rt.Host, Path: rt.Path, Service: svc.Name, Balance: svc.Balance,
+			StripPrefix: svc.StripPrefix, HTTPSOnly: svc.HTTPSOnly, Instances: []api.Instance{},
+		}
+		if v.Path == "" {
+			v.Path = "/"
+		}
+		for _, tg := range svc.Targets {
+			host, port := splitAddr(tg.Addr)
+			iv := api.Instance{
+				Instance: catalog.Instance{ID: tg.ID, Address: host, Port: port, Weight: tg.Weight, State: catalog.InstanceState(tg.State)},
+				Health:   tg.Host.Health(now), InFlight: tg.Host.InFlight(), Requests: tg.Host.Total(), Fails: tg.Host.Fails(),
+			}
+			if d := tg.Host.PassiveDownUntil(now); !d.IsZero() {
+				iv.DownTill = d.UTC().Format(time.RFC3339)
+			}
+			v.Instances = append(v.Instances, iv)
+		}
+		out.Routes = append(out.Routes, v)
+	})
+	sort.Slice(out.Routes, func(i, j int) bool {
+		a, b := out.Routes[i], out.Routes[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if len(a.Path) != len(b.Path) {
+			return len(a.Path) > len(b.Path)
+		}
+		return a.Path < b.Path
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	t := s.Live.Table()
+	st := s.Store.State()
+	out := api.Status{
+		Version: s.Version, Registry: s.Store.Kind(), State: "ok",
+		Generation: t.Gen, Revision: t.Rev, Addresses: s.Hosts.Len(), Started: s.Started,
+	}
+	for _, e := range st.List() {
+		out.Services++
+		out.Instances += len(e.Instances)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// splitAddr splits a target's "host:port" (IPv6 in brackets).
+func splitAddr(addr string) (string, int) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	port, _ := strconv.Atoi(portStr)
+	return host, port
+}

@@ -1,0 +1,180 @@
+// Package compile turns catalog changes into routing tables.
+//
+// A Compiler keeps what it built last time and, for each batch of changes,
+// rebuilds only the services that changed: an instance write costs the size
+// of its service, not of the table. The host index is rebuilt only when a
+// service's mountpoints change (or a service comes or goes). Compile does no
+// I/O; the only state it touches outside itself is the reference count of
+// per-address runtime state in an upstream.Set.
+package compile
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/webrouter/webrouter/internal/balance"
+	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/route"
+	"github.com/webrouter/webrouter/internal/upstream"
+)
+
+// Compiler builds successive table generations. It is not safe for
+// concurrent use: one goroutine (package live) owns it.
+type Compiler struct {
+	hosts    *upstream.Set
+	gen      uint64
+	byName   map[string]*compiled
+	slots    []*route.Service // as published in the last table; never modified in place
+	free     []int
+	index    *route.Index
+	problems []string
+}
+
+type compiled struct {
+	slot  int
+	entry *catalog.Entry
+	svc   *route.Service
+}
+
+// New returns a compiler whose targets take their runtime state from hosts.
+func New(hosts *upstream.Set) *Compiler {
+	return &Compiler{hosts: hosts, byName: map[string]*compiled{}, index: route.NewIndex(nil)}
+}
+
+// Apply applies one batch and returns the next table generation.
+func (c *Compiler) Apply(b catalog.Batch) *route.Table {
+	var slots []*route.Service
+	edit := func() {
+		if slots == nil {
+			slots = slices.Clone(c.slots)
+		}
+	}
+	reindex := false
+	for name, e := range b.Changes {
+		old := c.byName[name]
+		switch {
+		case e == nil && old == nil:
+		case e == nil:
+			edit()
+			slots[old.slot] = nil
+			c.free = append(c.free, old.slot)
+			delete(c.byName, name)
+			c.release(old.svc.Targets, nil)
+			reindex = true
+		case old != nil && old.entry == e:
+		default:
+			edit()
+			cs := &compiled{entry: e, svc: c.service(e, old)}
+			if old != nil {
+				cs.slot = old.slot
+				reindex = reindex || !slices.Equal(old.entry.Service.Mountpoints, e.Service.Mountpoints)
+			} else {
+				cs.slot = c.allocSlot(&slots)
+				reindex = true
+			}
+			slots[cs.slot] = cs.svc
+			c.byName[name] = cs
+		}
+	}
+	if slots != nil {
+		c.slots = slots
+	}
+	if reindex {
+		c.reindex()
+	}
+	c.gen++
+	return route.New(c.gen, b.Rev, c.index, c.slots, c.problems)
+}
+
+func (c *Compiler) allocSlot(slots *[]*route.Service) int {
+	if n := len(c.free); n > 0 {
+		s := c.free[n-1]
+		c.free = c.free[:n-1]
+		return s
+	}
+	*slots = append(*slots, nil)
+	return len(*slots) - 1
+}
+
+// service compiles one entry, reusing old's targets for unchanged instances.
+func (c *Compiler) service(e *catalog.Entry, old *compiled) *route.Service {
+	s := e.Service
+	var prev map[string]*upstream.Target
+	if old != nil {
+		prev = make(map[string]*upstream.Target, len(old.svc.Targets))
+		for _, t := range old.svc.Targets {
+			prev[t.ID] = t
+		}
+	}
+	targets := make([]*upstream.Target, 0, len(e.Instances))
+	kept := make(map[*upstream.Target]bool, len(prev))
+	for _, in := range e.Instances {
+		addr := in.HostPort()
+		if t := prev[in.ID]; t != nil && t.Addr == addr && t.Weight == in.Weight && t.State == string(in.State) {
+			targets = append(targets, t)
+			kept[t] = true
+			continue
+		}
+		targets = append(targets, &upstream.Target{
+			ID: in.ID, Addr: addr, Weight: in.Weight, State: string(in.State), Ready: in.State == catalog.Ready,
+			Host: c.hosts.Acquire(addr),
+		})
+	}
+	if old != nil {
+		c.release(old.svc.Targets, kept)
+	}
+	picker, err := balance.New(s.Balance, targets)
+	if err != nil {
+		// Catalog validation makes this unreachable; route anyway.
+		picker, _ = balance.New(catalog.RoundRobin, targets)
+	}
+	return &route.Service{
+		Name: s.Name, Balance: s.Balance, StripPrefix: s.StripPrefix, HTTPSOnly: s.HTTPSOnly,
+		MaxFails: s.MaxFails, FailTimeout: time.Duration(s.FailTimeout), Healthcheck: s.Healthcheck,
+		Targets: targets, Picker: picker,
+	}
+}
+
+// release drops the Set references of targets not in keep.
+func (c *Compiler) release(targets []*upstream.Target, keep map[*upstream.Target]bool) {
+	for _, t := range targets {
+		if !keep[t] {
+			c.hosts.Release(t.Addr)
+		}
+	}
+}
+
+// reindex rebuilds the host index from every service. When two services
+// claim the same host+path (possible only if the registry was written
+// around webrouter's checks) the one whose name sorts first wins and the
+// clash is reported in the table's problems.
+func (c *Compiler) reindex() {
+	names := make([]string, 0, len(c.byName))
+	for n := range c.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	owner := map[string]string{}
+	var routes []route.Route
+	var problems []string
+	for _, n := range names {
+		cs := c.byName[n]
+		for _, m := range cs.entry.Service.MountpointsParsed() {
+			key := m.String()
+			if o, taken := owner[key]; taken {
+				problems = append(problems, fmt.Sprintf("mountpoint %q is claimed by services %q and %q; %q serves it", key, o, n, o))
+				continue
+			}
+			owner[key] = n
+			host := m.Host
+			if m.Wildcard {
+				host = "*." + host
+			}
+			routes = append(routes, route.Route{Host: host, Path: m.Path, Slot: cs.slot})
+		}
+	}
+	c.index = route.NewIndex(routes)
+	c.problems = problems
+}

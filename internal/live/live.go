@@ -1,0 +1,80 @@
+// Package live holds the routing table that every reader uses.
+//
+// Exactly one goroutine (Run) swaps the table; readers call Table, an
+// atomic load with no lock. Every reader therefore sees one whole
+// generation. WaitRev lets a writer block until its change is routable.
+package live
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/compile"
+	"github.com/webrouter/webrouter/internal/route"
+)
+
+// Live is the current routing table.
+type Live struct {
+	cur atomic.Pointer[route.Table]
+
+	mu      sync.Mutex
+	swapped chan struct{} // closed and replaced at every swap
+
+	onSwap func(*route.Table)
+}
+
+// New returns a Live holding an empty generation-0 table. onSwap, if not
+// nil, is called from the swapping goroutine after each swap (for metrics
+// and logs); it must not block.
+func New(onSwap func(*route.Table)) *Live {
+	l := &Live{swapped: make(chan struct{}), onSwap: onSwap}
+	l.cur.Store(route.New(0, 0, nil, nil, nil))
+	return l
+}
+
+// Table returns the current table. It never returns nil.
+func (l *Live) Table() *route.Table { return l.cur.Load() }
+
+// Run compiles each batch from feed with c and swaps the result in, until
+// ctx ends. It must be the only caller of swap: run it once.
+func (l *Live) Run(ctx context.Context, feed *catalog.Feed, c *compile.Compiler) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-feed.Ready():
+			l.swap(c.Apply(feed.Take()))
+		}
+	}
+}
+
+func (l *Live) swap(t *route.Table) {
+	l.cur.Store(t)
+	l.mu.Lock()
+	close(l.swapped)
+	l.swapped = make(chan struct{})
+	l.mu.Unlock()
+	if l.onSwap != nil {
+		l.onSwap(t)
+	}
+}
+
+// WaitRev blocks until the table has been compiled from registry revision
+// rev or later, or ctx ends.
+func (l *Live) WaitRev(ctx context.Context, rev uint64) error {
+	for {
+		l.mu.Lock()
+		ch := l.swapped
+		l.mu.Unlock()
+		if l.Table().Rev >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

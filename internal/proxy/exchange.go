@@ -1,0 +1,146 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/webrouter/webrouter/internal/balance"
+	"github.com/webrouter/webrouter/internal/route"
+	"github.com/webrouter/webrouter/internal/upstream"
+)
+
+// exchange is the state of one proxied request, shared by the handler, the
+// Rewrite hook, the retrying transport and the error handler through the
+// request's context.
+type exchange struct {
+	id       string
+	start    time.Time
+	clientIP string
+	route    *route.Route
+	svc      *route.Service
+	rw       recorder
+
+	tried       balance.Tried
+	target      *upstream.Target // the last target tried
+	attempts    int
+	deadRetried bool
+	upstreamDur time.Duration // last attempt: request sent → response headers
+	upStatus    int           // status the backend answered with
+	err         error         // last upstream error
+	body        *countingBody // the request body, when there is one
+}
+
+type exchangeKey struct{}
+
+func withExchange(ctx context.Context, x *exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// recorder remembers the status and size of the response it passes on.
+// Unwrap lets http.ResponseController reach the server's writer for
+// hijacking (WebSockets) and deadlines.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *recorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts what the transport read of the client's request body,
+// so that a request whose body was (partly) sent is never retried, and
+// remembers a read error, which is the client's fault, not the backend's.
+type countingBody struct {
+	rc  io.ReadCloser
+	n   atomic.Int64
+	err atomic.Pointer[error]
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	if err != nil && err != io.EOF {
+		b.err.Store(&err)
+	}
+	return n, err
+}
+
+// Close is a no-op: the server closes the client's body, and the transport
+// must not close it between attempts.
+func (b *countingBody) Close() error { return nil }
+
+func (b *countingBody) sent() bool { return b != nil && b.n.Load() > 0 }
+
+func (b *countingBody) readErr() error {
+	if b == nil {
+		return nil
+	}
+	if p := b.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// upstreamBody ends the target's in-flight count when the proxy closes the
+// response body, i.e. when the response has been passed on.
+type upstreamBody struct {
+	io.ReadCloser
+	host *upstream.Host
+	done atomic.Bool
+}
+
+func (b *upstreamBody) Close() error {
+	err := b.ReadCloser.Close()
+	if b.done.CompareAndSwap(false, true) {
+		b.host.End()
+	}
+	return err
+}
+
+// upstreamConn is an upstreamBody for a switched protocol (101): the
+// backend connection, which the proxy reads and writes until either side
+// closes.
+type upstreamConn struct {
+	*upstreamBody
+	w io.Writer
+}
+
+func (c upstreamConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+func wrapUpstreamBody(body io.ReadCloser, h *upstream.Host) io.ReadCloser {
+	ub := &upstreamBody{ReadCloser: body, host: h}
+	if rwc, ok := body.(io.ReadWriteCloser); ok {
+		return upstreamConn{upstreamBody: ub, w: rwc}
+	}
+	return ub
+}

@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"github.com/webrouter/webrouter/internal/route"
+)
+
+// idGen makes request ids: 16 hex digits, unique within a process (a
+// bijective mix of a counter) and unpredictable across processes (a random
+// seed).
+type idGen struct {
+	seed uint64
+	n    atomic.Uint64
+}
+
+func newIDGen() *idGen {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &idGen{seed: binary.LittleEndian.Uint64(b[:])}
+}
+
+func (g *idGen) next() string {
+	v := mix64(g.seed + g.n.Add(1))
+	const hexd = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexd[v&15]
+		v >>= 4
+	}
+	return string(b[:])
+}
+
+// mix64 is splitmix64's finaliser: a bijection on uint64.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// validRequestID reports whether a client-sent X-Request-Id may be kept:
+// 1–128 characters from [A-Za-z0-9._:+/=-].
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._:+/=-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP returns the host part of a RemoteAddr.
+func clientIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}
+
+// stripPath removes a route's path prefix from u, returning the new Path and
+// RawPath. RawPath keeps the client's escaping when the prefix cuts it at
+// the same segment; otherwise it is dropped and Go re-escapes Path.
+func stripPath(prefix string, u *url.URL) (path, raw string) {
+	path = route.StripPrefix(prefix, u.Path)
+	if u.RawPath == "" {
+		return path, ""
+	}
+	segs := strings.Count(prefix, "/")
+	esc, seen := u.RawPath, 0
+	cut := len(esc)
+	for i := 0; i < len(esc); i++ {
+		if esc[i] == '/' {
+			if seen == segs {
+				cut = i
+				break
+			}
+			seen++
+		}
+	}
+	rest := esc[cut:]
+	if rest == "" {
+		rest = "/"
+	}
+	if dec, err := url.PathUnescape(rest); err != nil || dec != path {
+		return path, ""
+	}
+	return path, rest
+}

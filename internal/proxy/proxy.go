@@ -1,0 +1,182 @@
+// Package proxy is the HTTP reader of the live table: it routes each
+// request by host and path, picks an instance with the service's policy,
+// forwards the request and streams the answer back.
+//
+// It is built on one shared httputil.ReverseProxy (hop-by-hop headers,
+// protocol upgrades such as WebSocket, trailers, flushing of streamed
+// responses) and one shared http.Transport; the per-request work is the
+// table lookup, the policy pick and the forwarding headers. The engine
+// behind Handler can be replaced without touching routing or balancing.
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/webrouter/webrouter/internal/accesslog"
+	"github.com/webrouter/webrouter/internal/route"
+)
+
+// Observer receives one call per finished request (for metrics). service
+// is "" when no route matched; upstream is 0 when no backend was reached.
+type Observer interface {
+	ObserveRequest(service string, status int, upstream time.Duration)
+}
+
+// Options configure a Proxy. Table and Transport are required.
+type Options struct {
+	Table     func() *route.Table // the live table; called once per request
+	Transport http.RoundTripper   // shared connection pool (NewTransport)
+	AccessLog *accesslog.Logger   // nil: no access log
+	Observer  Observer            // nil: no metrics
+	Log       *slog.Logger        // process log (backend state changes); nil: discard
+	Now       func() time.Time    // nil: time.Now
+}
+
+// Proxy is an http.Handler that forwards requests along the live table.
+type Proxy struct {
+	table  func() *route.Table
+	rp     *httputil.ReverseProxy
+	ids    *idGen
+	alog   *accesslog.Logger
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+	bufs   sync.Pool
+	scheme string
+}
+
+// New returns a Proxy.
+func New(o Options) *Proxy {
+	p := &Proxy{table: o.Table, ids: newIDGen(), alog: o.AccessLog, obs: o.Observer, log: o.Log, now: o.Now}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      &retrying{base: o.Transport, now: p.now, onTrip: p.backendDown},
+		ErrorHandler:   p.proxyError,
+		ModifyResponse: p.modifyResponse,
+		BufferPool:     bufferPool{&p.bufs},
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	return p
+}
+
+// ServeHTTP routes and forwards one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{start: p.now(), clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}}
+	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
+		x.id = id
+	} else {
+		x.id = p.ids.next()
+	}
+	defer func() {
+		v := recover()
+		p.finish(x, r, v != nil)
+		if v != nil {
+			panic(v) // http.ErrAbortHandler: the server closes the connection quietly
+		}
+	}()
+	x.route, x.svc = p.table().Lookup(r.Host, r.URL.Path)
+	if x.svc == nil {
+		p.respond(x, http.StatusNotFound, "no route for this host and path")
+		return
+	}
+	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(r.Context(), x)))
+}
+
+// rewrite turns the client's request into the backend request: path prefix
+// stripped, query kept byte for byte, forwarding headers set. The backend
+// address is chosen per attempt by the transport.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	x := exchangeFrom(in.Context())
+	out.URL.Scheme = "http"
+	out.URL.Host = x.svc.Name
+	out.URL.RawQuery = in.URL.RawQuery // ReverseProxy drops parameters it cannot parse; we pass them on
+	h := out.Header
+	if x.route.Path != "" && x.svc.StripPrefix {
+		out.URL.Path, out.URL.RawPath = stripPath(x.route.Path, in.URL)
+		h.Set("X-Forwarded-Prefix", x.route.Path)
+	} else {
+		h.Del("X-Forwarded-Prefix")
+	}
+	xff := x.clientIP
+	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + xff
+	}
+	h.Set("X-Forwarded-For", xff)
+	h.Set("X-Forwarded-Host", in.Host)
+	if in.TLS != nil {
+		h.Set("X-Forwarded-Proto", "https")
+	} else {
+		h.Set("X-Forwarded-Proto", "http")
+	}
+	h.Set("X-Real-Ip", x.clientIP)
+	h.Set("X-Request-Id", x.id)
+	out.Host = in.Host
+}
+
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if x := exchangeFrom(resp.Request.Context()); x != nil {
+		resp.Header.Set("X-Request-Id", x.id)
+	}
+	return nil
+}
+
+// backendDown logs a passive-health transition (once per transition).
+func (p *Proxy) backendDown(x *exchange, err error) {
+	p.log.Warn("backend marked down", "address", x.target.Addr, "service", x.svc.Name,
+		"for", x.svc.FailTimeout.String(), "error", err.Error())
+}
+
+// finish records the request in the access log and metrics.
+func (p *Proxy) finish(x *exchange, r *http.Request, aborted bool) {
+	status := x.rw.status
+	if status == 0 {
+		switch {
+		case x.upStatus == http.StatusSwitchingProtocols:
+			status = x.upStatus
+		case aborted || r.Context().Err() != nil:
+			status = 499 // client closed the connection first (nginx's code)
+		default:
+			status = http.StatusOK
+		}
+	}
+	service := ""
+	if x.svc != nil {
+		service = x.svc.Name
+	}
+	if p.obs != nil {
+		p.obs.ObserveRequest(service, status, x.upstreamDur)
+	}
+	if p.alog == nil {
+		return
+	}
+	rec := accesslog.Record{
+		Time: x.start, Client: x.clientIP, Host: r.Host, Method: r.Method, Path: r.URL.Path,
+		Status: status, Bytes: x.rw.bytes, Service: service, UpstreamTime: x.upstreamDur,
+		Duration: p.now().Sub(x.start), RequestID: x.id, Attempts: x.attempts,
+	}
+	if x.target != nil {
+		rec.Upstream = x.target.Addr
+	}
+	if x.err != nil {
+		rec.Error = x.err.Error()
+	}
+	p.alog.Log(rec)
+}
+
+type bufferPool struct{ p *sync.Pool }
+
+func (b bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b bufferPool) Put(v []byte) { b.p.Put(&v) }

@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// proxyError is the ReverseProxy's ErrorHandler: it maps a failed forward
+// to 502, 503 or 504.
+func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeFrom(r.Context())
+	if x == nil {
+		http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+		return
+	}
+	x.err = err
+	switch {
+	case errors.Is(err, errNoInstance):
+		p.respond(x, http.StatusServiceUnavailable, fmt.Sprintf("no usable instance of service %q", x.svc.Name))
+	case errors.Is(err, context.Canceled) || x.body.readErr() != nil:
+		// The client is gone or broke off its request body: nobody reads
+		// an answer, but the log should say what happened.
+		x.rw.status = 499
+	case isTimeout(err):
+		p.respond(x, http.StatusGatewayTimeout, "the backend did not answer in time")
+	default:
+		p.respond(x, http.StatusBadGateway, "the backend refused or reset the connection")
+	}
+}
+
+// respond writes a short plain-text error naming the status and the
+// request id.
+func (p *Proxy) respond(x *exchange, status int, msg string) {
+	h := x.rw.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Request-Id", x.id)
+	x.rw.WriteHeader(status)
+	fmt.Fprintf(&x.rw, "%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, x.id)
+}
