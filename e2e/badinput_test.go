@@ -51,17 +51,26 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"wrong method", "POST", "/v1/services/demo", `{}`, 405, "not allowed"},
 		{"unknown path", "GET", "/v2/nothing", ``, 404, "no such endpoint"},
 	}
+	// The machine-readable field of errors about one field.
+	fieldOf := map[string]string{
+		"malformed mountpoint": "mountpoints[1]", "bad name": "name", "bad address": "address",
+		"port zero": "port", "bad weight": "weight", "bad instance id": "id",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := r.api(tt.method, tt.path, tt.body)
 			var e struct {
 				Error string `json:"error"`
+				Field string `json:"field"`
 			}
 			if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
 				t.Fatalf("%d %s: not a JSON error: %v", code, body, err)
 			}
 			if code != tt.status || !strings.Contains(e.Error, tt.inError) {
 				t.Errorf("%d %q, want %d containing %q", code, e.Error, tt.status, tt.inError)
+			}
+			if want := fieldOf[tt.name]; want != "" && e.Field != want {
+				t.Errorf("field = %q, want %q", e.Field, want)
 			}
 		})
 	}

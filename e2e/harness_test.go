@@ -4,8 +4,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,13 +12,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // binary is the webrouter built for this test run (with the race detector).
@@ -28,15 +24,14 @@ var binary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "webrouter-e2e-")
+	if err == nil {
+		var root string
+		if root, err = testbed.ModuleRoot(); err == nil {
+			binary, err = testbed.Build(root, dir, true)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "webrouter")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/webrouter")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build webrouter:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -44,49 +39,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// logBuffer collects a process's output, safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the JSON log lines whose msg is msg.
-func (l *logBuffer) lines(msg string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(l.String()))
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// router is one running webrouter process.
+// router is one running webrouter process under a test.
 type router struct {
+	*testbed.Router
 	t         *testing.T
-	cmd       *exec.Cmd
-	data      string
 	http      string // entry point address
 	admin     string // admin API address
 	token     string
-	stderr    *logBuffer
-	stdout    *logBuffer // the access log
-	done      chan struct{}
-	exitCode  int
+	stderr    *testbed.Buffer
+	stdout    *testbed.Buffer // the access log
 	stopped   bool
 	apiClient *http.Client
 }
@@ -103,49 +64,20 @@ func startRouter(t *testing.T, data string, extra ...string) *router {
 }
 
 func launch(t *testing.T, data string, extra ...string) (*router, error) {
-	args := append([]string{"serve", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", data,
-		"--log-format", "json", "--shutdown-grace", "5s"}, extra...)
-	r := &router{t: t, data: data, stderr: &logBuffer{}, stdout: &logBuffer{}, done: make(chan struct{}),
-		apiClient: &http.Client{Timeout: 10 * time.Second}}
-	r.cmd = exec.Command(binary, args...)
-	r.cmd.Stderr, r.cmd.Stdout = r.stderr, r.stdout
-	r.cmd.Env = cleanEnv()
-	if err := r.cmd.Start(); err != nil {
+	tr, err := testbed.Start(binary, data, cleanEnv(), append([]string{"--shutdown-grace", "5s"}, extra...)...)
+	if err != nil {
 		return nil, err
 	}
-	go func() {
-		r.cmd.Wait()
-		r.exitCode = r.cmd.ProcessState.ExitCode()
-		close(r.done)
-	}()
+	r := &router{Router: tr, t: t, http: tr.HTTP, admin: tr.Admin, stderr: tr.Stderr, stdout: tr.Stdout,
+		apiClient: &http.Client{Timeout: 10 * time.Second}}
 	t.Cleanup(func() {
 		if !r.stopped {
-			r.cmd.Process.Kill()
-			<-r.done
+			r.Kill()
 		}
 		if t.Failed() {
 			t.Logf("webrouter log:\n%s", r.stderr.String())
 		}
 	})
-	deadline := time.After(20 * time.Second)
-	for r.http == "" || r.admin == "" {
-		select {
-		case <-r.done:
-			r.stopped = true
-			return r, fmt.Errorf("webrouter exited with %d before listening:\n%s", r.exitCode, r.stderr.String())
-		case <-deadline:
-			return r, fmt.Errorf("webrouter did not listen within 20s:\n%s", r.stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		for _, l := range r.stderr.lines("listening") {
-			switch l["entrypoint"] {
-			case "http":
-				r.http = l["addr"].(string)
-			case "admin":
-				r.admin = l["addr"].(string)
-			}
-		}
-	}
 	return r, nil
 }
 
@@ -164,35 +96,23 @@ func cleanEnv() []string {
 // stop sends SIGTERM and returns the exit code.
 func (r *router) stop() int {
 	r.t.Helper()
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(20 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-		r.t.Fatal("webrouter did not exit within 20s of SIGTERM")
-	}
+	code, err := r.Stop(20 * time.Second)
 	r.stopped = true
-	return r.exitCode
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return code
 }
 
 // api calls the admin API and returns the status and body.
 func (r *router) api(method, path, body string) (int, []byte) {
 	r.t.Helper()
-	req, err := http.NewRequest(method, "http://"+r.admin+path, strings.NewReader(body))
+	r.Router.Admin = r.admin
+	code, b, err := r.API(context.Background(), r.apiClient, r.token, method, path, body)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if r.token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.token)
-	}
-	resp, err := r.apiClient.Do(req)
-	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return code, b
 }
 
 // mustAPI calls the admin API and fails the test unless the status is 2xx.

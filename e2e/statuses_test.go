@@ -71,8 +71,8 @@ func TestRoutingStatuses(t *testing.T) {
 	}
 
 	// The access log has one line per request with every field.
-	eventually(t, 5*time.Second, "access log lines", func() bool { return len(r.stdout.lines("access")) >= len(tests) })
-	for _, l := range r.stdout.lines("access") {
+	eventually(t, 5*time.Second, "access log lines", func() bool { return len(r.stdout.Lines("access")) >= len(tests) })
+	for _, l := range r.stdout.Lines("access") {
 		for _, k := range []string{"time", "client", "host", "method", "path", "status", "bytes", "upstream", "upstream_ms", "total_ms", "request_id"} {
 			if _, ok := l[k]; !ok {
 				t.Errorf("access line lacks %q: %v", k, l)

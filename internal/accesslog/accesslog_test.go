@@ -1,26 +1,15 @@
 package accesslog
 
 import (
-	"bytes"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
 func TestJSONLineHasEveryField(t *testing.T) {
-	var buf lockedBuffer
+	var buf testbed.Buffer
 	l := New(&buf, "json", 16)
 	l.Log(Record{
 		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Client: "10.1.1.1", Host: "demo.com", Method: "GET",
@@ -29,8 +18,8 @@ func TestJSONLineHasEveryField(t *testing.T) {
 	})
 	l.Close()
 	var got map[string]any
-	if err := json.Unmarshal(buf.b.Bytes(), &got); err != nil {
-		t.Fatalf("not one JSON line: %q: %v", buf.b.String(), err)
+	if err := json.Unmarshal([]byte(buf.String()), &got); err != nil {
+		t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
 	}
 	want := map[string]any{
 		"time": "2026-01-02T03:04:05Z", "msg": "access", "client": "10.1.1.1", "host": "demo.com", "method": "GET",

@@ -142,7 +142,9 @@ func fail(w http.ResponseWriter, err error) {
 	var ce *catalog.ConflictError
 	var be *bodyError
 	switch {
-	case errors.As(err, &fe), errors.As(err, &be):
+	case errors.As(err, &fe):
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: err.Error(), Field: fe.Field})
+	case errors.As(err, &be):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &ce):
 		writeError(w, http.StatusConflict, err.Error())

@@ -177,7 +177,7 @@ func (s *server) instanceView(in catalog.Instance) api.Instance {
 	v.Requests = h.Total()
 	v.Fails = h.Fails()
 	if t := h.PassiveDownUntil(now); !t.IsZero() {
-		v.DownTill = t.UTC().Format(time.RFC3339)
+		v.DownUntil = t.UTC()
 	}
 	return v
 }

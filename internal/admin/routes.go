@@ -31,7 +31,7 @@ func (s *server) routes(w http.ResponseWriter, r *http.Request) {
 				Health:   tg.Host.Health(now), InFlight: tg.Host.InFlight(), Requests: tg.Host.Total(), Fails: tg.Host.Fails(),
 			}
 			if d := tg.Host.PassiveDownUntil(now); !d.IsZero() {
-				iv.DownTill = d.UTC().Format(time.RFC3339)
+				iv.DownUntil = d.UTC()
 			}
 			v.Instances = append(v.Instances, iv)
 		}

@@ -29,6 +29,7 @@ import (
 // Error is the body of every error response.
 type Error struct {
 	Error string `json:"error"`
+	Field string `json:"field,omitempty"` // the request field that was wrong, for 400s about one field
 }
 
 // Service is a service with its instances.
@@ -46,11 +47,11 @@ type ServiceList struct {
 // Instance is an instance with its runtime state at this router.
 type Instance struct {
 	catalog.Instance
-	Health   string `json:"health,omitempty"`     // "up", "down (passive)", "down (active)"; empty when not routed
-	InFlight int64  `json:"in_flight"`            // requests and connections under way
-	Requests uint64 `json:"requests,omitempty"`   // requests started since the router began
-	Fails    int    `json:"fails,omitempty"`      // passive failures in the current window
-	DownTill string `json:"down_until,omitempty"` // RFC 3339, while passively down
+	Health    string    `json:"health,omitempty"`    // "up", "down (passive)", "down (active)"; empty when not routed
+	InFlight  int64     `json:"in_flight"`           // requests and connections under way
+	Requests  uint64    `json:"requests,omitempty"`  // requests started since the router began
+	Fails     int       `json:"fails,omitempty"`     // passive failures in the current window
+	DownUntil time.Time `json:"down_until,omitzero"` // while passively down
 }
 
 // Routes is the live routing table as the proxy sees it.

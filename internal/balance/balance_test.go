@@ -268,13 +268,13 @@ func BenchmarkPick(b *testing.B) {
 // BenchmarkPickSWRRLive measures round robin when the sequence is too long
 // to precompute (weights 1, 2, …, 97 repeating: about 50 distinct).
 func BenchmarkPickSWRRLive(b *testing.B) {
-	for _, n := range []int{100, 10000} {
+	for _, n := range []int{2000, 10000} {
 		weights := make([]int, n)
 		for i := range weights {
 			weights[i] = 1 + i%97
 		}
 		p := newRoundRobinAt(mkTargets(weights...), 0, maxSeq)
-		if _, ok := p.(*rrLive); !ok && n > 100 {
+		if _, ok := p.(*rrLive); !ok {
 			b.Fatalf("%d targets: %T, want *rrLive", n, p)
 		}
 		b.Run(fmt.Sprintf("%dtargets", n), func(b *testing.B) {

@@ -72,7 +72,7 @@ func newIPHash(targets []*upstream.Target) Picker {
 			owners = append(owners, int32(i))
 		}
 	}
-	p.hashes, p.owners = sortRing(hs, owners)
+	p.hashes, p.owners, p.buckets, p.k = sortRing(hs, owners)
 	return p
 }
 
@@ -80,11 +80,12 @@ func newIPHash(targets []*upstream.Target) Picker {
 // in their given order, so that every process builds the same ring. The
 // hashes are uniform, so one stable scatter into buckets by their top bits
 // leaves buckets of a few points, finished by insertion sort: linear time,
-// several times faster than a comparison sort on a million points.
-func sortRing(hs []uint64, owners []int32) ([]uint64, []int32) {
+// several times faster than a comparison sort on a million points. The
+// bucket boundaries are kept: Pick searches only the key's bucket.
+func sortRing(hs []uint64, owners []int32) ([]uint64, []int32, []int32, uint) {
 	n := len(hs)
-	k := max(bits.Len(uint(n))-2, 1) // 2^k buckets: about 4 points each
-	start := make([]int, 1<<k+1)
+	k := uint(max(bits.Len(uint(n))-2, 1)) // 2^k buckets: about 4 points each
+	start := make([]int32, 1<<k+1)
 	for _, h := range hs {
 		start[h>>(64-k)+1]++
 	}
@@ -108,7 +109,7 @@ func sortRing(hs []uint64, owners []int32) ([]uint64, []int32) {
 			outH[j], outO[j] = h, o
 		}
 	}
-	return outH, outO
+	return outH, outO, start, k
 }
 
 // points returns how many ring points a target of weight w owns.
@@ -121,6 +122,9 @@ type ipHash struct {
 	salts  []uint64           // fnv1a(live[i].ID)
 	hashes []uint64           // the ring, ascending
 	owners []int32            // owners[i] owns hashes[i]; index into live
+	// Points with hashes whose top k bits are b are hashes[buckets[b]:buckets[b+1]].
+	buckets []int32
+	k       uint
 }
 
 // Pick implements Picker.
@@ -130,7 +134,8 @@ func (p *ipHash) Pick(now time.Time, key string, tried *Tried) *upstream.Target 
 		return nil
 	}
 	h := mix(fnv1a(key))
-	lo, hi := 0, n
+	b := h >> (64 - p.k)
+	lo, hi := int(p.buckets[b]), int(p.buckets[b+1])
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if p.hashes[m] < h {

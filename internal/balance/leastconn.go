@@ -21,43 +21,53 @@ import (
 // light load a pick costs a few targets, under heavy load one pass.
 
 func newLeastConn(targets []*upstream.Target) Picker {
-	p := &leastConn{live: live(targets)}
+	ts := live(targets)
+	p := &leastConn{live: ts, hosts: make([]*upstream.Host, len(ts)), weights: make([]int64, len(ts))}
+	for i, t := range ts {
+		p.hosts[i], p.weights[i] = t.Host, int64(t.Weight)
+	}
 	p.next.Store(randomStart())
 	return p
 }
 
 type leastConn struct {
-	live []*upstream.Target
-	_    pad
-	next atomic.Uint64 // where the next pick starts looking
-	_    pad
+	live    []*upstream.Target
+	hosts   []*upstream.Host // live[i].Host, read without touching live[i]
+	weights []int64          // live[i].Weight
+	_       pad
+	next    atomic.Uint64 // where the next pick starts looking
+	_       pad
 }
 
-// Pick implements Picker.
+// Pick implements Picker. A target's health is checked only when its load
+// would make it the best so far: most targets cost one counter load.
 func (p *leastConn) Pick(now time.Time, _ string, tried *Tried) *upstream.Target {
 	n := uint64(len(p.live))
 	if n == 0 {
 		return nil
 	}
 	i := (p.next.Add(1) - 1) % n
-	var best *upstream.Target
+	best := -1
 	var bestIn, bestW int64
 	for range n {
-		t := p.live[i]
+		j := i
 		if i++; i == n {
 			i = 0
 		}
-		if !eligible(t, now, tried) {
+		in, w := max(p.hosts[j].InFlight(), 0), p.weights[j]
+		if best >= 0 && in*bestW >= bestIn*w {
 			continue
 		}
-		in := max(t.Host.InFlight(), 0)
-		w := int64(t.Weight)
+		if t := p.live[j]; !eligible(t, now, tried) {
+			continue
+		}
 		if in == 0 {
-			return t
+			return p.live[j] // idle: nothing can be better
 		}
-		if best == nil || in*bestW < bestIn*w {
-			best, bestIn, bestW = t, in, w
-		}
+		best, bestIn, bestW = int(j), in, w
 	}
-	return best
+	if best < 0 {
+		return nil
+	}
+	return p.live[best]
 }

@@ -24,6 +24,9 @@ import (
 // at most one request and the remaining targets keep exactly their
 // weight-proportional share. (Moving on locally to the following entry would
 // hand every request meant for a down target to the target after it.)
+// Equal weights need no table: the sequence is the targets in order. A
+// picker starts at a random slot, so that rebuilding it at every table
+// generation does not favour the head of the sequence.
 //
 // If the period is longer than maxSeq entries (many targets with unequal,
 // mutually prime weights), the sequence would cost too much memory and

@@ -230,3 +230,42 @@ func TestRoundRobinConcurrentShares(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundRobinModes checks which representation each shape of weights
+// gets.
+func TestRoundRobinModes(t *testing.T) {
+	equal := make([]int, 100000)
+	for i := range equal {
+		equal[i] = 10
+	}
+	mixed := make([]int, 200)
+	for i := range mixed {
+		mixed[i] = 1 + i%97 // period about 9 700: precomputed
+	}
+	primes := make([]int, 2000)
+	for i := range primes {
+		primes[i] = 1 + i%97 // period about 97 000: live
+	}
+	cases := []struct {
+		name    string
+		weights []int
+		want    string
+	}{
+		{"equal", equal, "identity"},
+		{"mixed", mixed, "seq"},
+		{"long period", primes, "live"},
+		{"one weighted", []int{0, 0, 7}, "identity"},
+	}
+	for _, c := range cases {
+		got := "live"
+		if p, ok := newRoundRobin(mkTargets(c.weights...)).(*rrSeq); ok {
+			got = "seq"
+			if p.seq == nil {
+				got = "identity"
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}

@@ -39,10 +39,12 @@ func TestServicePutSendsOnlyGivenFields(t *testing.T) {
 				"strip_prefix":false,"max_fails":0,"fail_timeout":"30s"}`,
 		},
 		{
-			name:     "an option from the environment counts as given",
-			env:      []string{"WEBROUTER_BALANCE=ip_hash"},
+			// Service options are never taken from the environment: a
+			// stray WEBROUTER_BALANCE must not change what is written.
+			name:     "service options ignore the environment",
+			env:      []string{"WEBROUTER_BALANCE=ip_hash", "WEBROUTER_MAX_FAILS=three"},
 			args:     []string{"--mountpoint", "demo.com"},
-			wantBody: `{"mountpoints":["demo.com"],"balance":"ip_hash"}`,
+			wantBody: `{"mountpoints":["demo.com"]}`,
 		},
 		{name: "no mountpoint", args: nil, wantCode: exitUsage},
 		{name: "unknown policy", args: []string{"--mountpoint", "demo.com", "--balance", "random"}, wantCode: exitUsage},

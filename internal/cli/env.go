@@ -5,14 +5,13 @@ import (
 	"os"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
 // envPrefix starts the environment variable of every flag.
 const envPrefix = "WEBROUTER_"
 
-// envAnnotation marks a flag whose usage already names its variable.
+// envAnnotation marks a flag that its environment variable may set.
 const envAnnotation = "webrouter_env"
 
 // envName returns the variable that sets flag name: "admin-token" →
@@ -21,17 +20,15 @@ func envName(flag string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// skipEnv says whether flag name is exempt from environment binding.
-func skipEnv(name string) bool { return name == "help" }
-
-// bindEnv sets every flag of fs that the command line did not give from its
-// environment variable, when that variable is non-empty. A flag set this way
-// counts as given (pflag's Changed). A value the flag cannot parse is a usage
-// error naming the variable. Call it after the flags are parsed.
+// bindEnv sets every flag of fs that was marked with envFlags and that the
+// command line did not give from its environment variable, when that
+// variable is non-empty. A flag set this way counts as given (pflag's
+// Changed). A value the flag cannot parse is a usage error naming the
+// variable. Call it after the flags are parsed.
 func bindEnv(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || skipEnv(f.Name) {
+		if err != nil || f.Changed || f.Annotations[envAnnotation] == nil {
 			return
 		}
 		name := envName(f.Name)
@@ -46,24 +43,19 @@ func bindEnv(fs *pflag.FlagSet) error {
 	return err
 }
 
-// annotateEnv appends "[$WEBROUTER_…]" to the usage of every flag in the
-// tree under cmd, so that --help shows where else it can be set.
-func annotateEnv(cmd *cobra.Command) {
-	note := func(f *pflag.Flag) {
-		if skipEnv(f.Name) || f.Annotations[envAnnotation] != nil {
-			return
-		}
+// envFlags marks every flag of fs as settable from its environment
+// variable and appends "[$WEBROUTER_…]" to its usage. Only the router's own
+// settings and the admin connection flags are marked: a variable such as
+// WEBROUTER_WEIGHT silently changing what `instance put` writes would be a
+// trap.
+func envFlags(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Annotations == nil {
 			f.Annotations = map[string][]string{}
 		}
 		f.Annotations[envAnnotation] = []string{envName(f.Name)}
 		f.Usage += " [$" + envName(f.Name) + "]"
-	}
-	cmd.LocalFlags().VisitAll(note)
-	cmd.PersistentFlags().VisitAll(note)
-	for _, sub := range cmd.Commands() {
-		annotateEnv(sub)
-	}
+	})
 }
 
 // enum is a string flag value restricted to a fixed set, so that a bad value

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"net"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/webrouter/webrouter/internal/api"
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/client"
 )
 
 // instanceCmd groups the commands on instances.
@@ -60,15 +62,9 @@ func (a *app) instancePutCmd() *cobra.Command {
 			if cmd.Flags().Changed("state") {
 				spec.State = catalog.InstanceState(state)
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			in, err := c.PutInstance(cmd.Context(), args[0], args[1], spec)
-			if err != nil {
-				return err
-			}
-			return a.render(in, func(w io.Writer) error { return writeInstance(w, in) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Instance, error) {
+				return c.PutInstance(ctx, args[0], args[1], spec)
+			}, writeInstance)
 		}),
 	}
 	fs := cmd.Flags()
@@ -110,15 +106,9 @@ func (a *app) instanceGetCmd() *cobra.Command {
 		Short: "Show an instance and its runtime state",
 		Args:  exactArgs("SERVICE", "ID"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			in, err := c.Instance(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return a.render(in, func(w io.Writer) error { return writeInstance(w, in) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Instance, error) {
+				return c.Instance(ctx, args[0], args[1])
+			}, writeInstance)
 		}),
 	}
 }

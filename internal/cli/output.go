@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/webrouter/webrouter/internal/api"
+	"github.com/webrouter/webrouter/internal/client"
 )
 
 // Output formats of -o/--output.
@@ -29,6 +32,20 @@ func (a *app) render(doc any, table func(w io.Writer) error) error {
 		return enc.Encode(doc)
 	}
 	return table(a.stdout)
+}
+
+// fetch gets one document from the admin API with get and renders it as
+// JSON or with table: the body of every command that shows something.
+func fetch[T any](a *app, cmd *cobra.Command, get func(context.Context, *client.Client) (T, error), table func(io.Writer, T) error) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	doc, err := get(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
+	return a.render(doc, func(w io.Writer) error { return table(w, doc) })
 }
 
 // table collects rows of cells and writes them aligned in columns two
@@ -178,7 +195,11 @@ func writeInstance(w io.Writer, in api.Instance) error {
 	t.row("in_flight:", strconv.FormatInt(in.InFlight, 10))
 	t.row("requests:", strconv.FormatUint(in.Requests, 10))
 	t.row("fails:", strconv.Itoa(in.Fails))
-	t.row("down_until:", orDash(in.DownTill))
+	down := ""
+	if !in.DownUntil.IsZero() {
+		down = in.DownUntil.Format(time.RFC3339)
+	}
+	t.row("down_until:", orDash(down))
 	return t.write(w)
 }
 

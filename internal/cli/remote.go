@@ -1,10 +1,11 @@
 package cli
 
 import (
-	"io"
+	"context"
 
 	"github.com/spf13/cobra"
 
+	"github.com/webrouter/webrouter/internal/api"
 	"github.com/webrouter/webrouter/internal/client"
 	"github.com/webrouter/webrouter/internal/server"
 )
@@ -16,6 +17,7 @@ func (a *app) addClientFlags(cmd *cobra.Command) {
 	fs.StringVar(&a.admin, "admin", server.Defaults().AdminAddr, "admin API `address`: host:port, :port or an http(s):// URL")
 	fs.StringVar(&a.token, "admin-token", "", "bearer `token` for the admin API")
 	fs.VarP(newEnum(&a.output, outTable, outTable, outJSON), "output", "o", "output format")
+	envFlags(fs)
 }
 
 // client returns a client for the admin API the flags name; a bad address
@@ -35,15 +37,9 @@ func (a *app) routesCmd() *cobra.Command {
 		Short: "Show the live routing table",
 		Args:  exactArgs(),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.Routes(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return a.render(r, func(w io.Writer) error { return writeRoutes(w, r) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Routes, error) {
+				return c.Routes(ctx)
+			}, writeRoutes)
 		}),
 	}
 	a.addClientFlags(cmd)
@@ -57,15 +53,9 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show the router's state",
 		Args:  exactArgs(),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := c.Status(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return a.render(s, func(w io.Writer) error { return writeStatus(w, s) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Status, error) {
+				return c.Status(ctx)
+			}, writeStatus)
 		}),
 	}
 	a.addClientFlags(cmd)

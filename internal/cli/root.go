@@ -1,6 +1,8 @@
 // Package cli is webrouter's command line: `webrouter serve` runs the router,
-// the other commands talk to a running router's admin API. Every flag can
-// also be set by an environment variable (see bindEnv).
+// the other commands talk to a running router's admin API. The router's
+// settings and the admin connection flags can also be set by environment
+// variables (see envFlags).
+
 package cli
 
 import (
@@ -62,8 +64,9 @@ func newRoot(a *app) *cobra.Command {
 		Long: "webrouter routes HTTP requests to service instances and changes its routes\n" +
 			"the moment the registry changes. `serve` runs the router; the other commands\n" +
 			"talk to a running router's admin API.\n\n" +
-			"Every flag --some-flag can also be set by the environment variable\n" +
-			"WEBROUTER_SOME_FLAG; a flag on the command line wins.",
+			"The flags of serve and the admin connection flags (--admin, --admin-token,\n" +
+			"--output) can also be set by environment variables, named in each flag's\n" +
+			"help ([$WEBROUTER_…]); a flag on the command line wins.",
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd.Flags()) },
@@ -79,7 +82,6 @@ func newRoot(a *app) *cobra.Command {
 		a.routesCmd(),
 		a.statusCmd(),
 	)
-	annotateEnv(root)
 	return root
 }
 

@@ -44,6 +44,7 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.StringVar(&c.AccessLog, "access-log", c.AccessLog, "access log: stdout, stderr, off or a file `path`")
 	fs.Var(newEnum(&c.LogFormat, c.LogFormat, "text", "json"), "log-format", "format of the process log (stderr) and the access log")
 	fs.Var(newEnum(&f.logLevel, "info", "debug", "info", "warn", "error"), "log-level", "lowest level of the process log")
+	envFlags(fs)
 	return cmd
 }
 

@@ -95,7 +95,7 @@ func TestMalformedEnvIsAUsageError(t *testing.T) {
 		{"WEBROUTER_LOG_FORMAT=xml", []string{"serve"}},
 		{"WEBROUTER_LOG_LEVEL=verbose", []string{"serve"}},
 		{"WEBROUTER_OUTPUT=yaml", []string{"routes"}},
-		{"WEBROUTER_MAX_FAILS=three", []string{"service", "put", "x", "--mountpoint", "x.com"}},
+		{"WEBROUTER_SHUTDOWN_GRACE=soon", []string{"serve"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

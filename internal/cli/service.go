@@ -1,14 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/webrouter/webrouter/internal/api"
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/client"
 )
 
 // serviceCmd groups the commands on services.
@@ -69,15 +71,9 @@ func (a *app) servicePutCmd() *cobra.Command {
 			if len(o.mountpoints) == 0 {
 				return usagef("give at least one --mountpoint, e.g. --mountpoint demo.example.com")
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := c.PutService(cmd.Context(), args[0], o.spec(cmd.Flags()))
-			if err != nil {
-				return err
-			}
-			return a.render(s, func(w io.Writer) error { return writeService(w, s) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Service, error) {
+				return c.PutService(ctx, args[0], o.spec(cmd.Flags()))
+			}, writeService)
 		}),
 	}
 	fs := cmd.Flags()
@@ -99,15 +95,9 @@ func (a *app) serviceListCmd() *cobra.Command {
 		Short:   "List the services",
 		Args:    exactArgs(),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			l, err := c.Services(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return a.render(l, func(w io.Writer) error { return writeServiceList(w, l) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.ServiceList, error) {
+				return c.Services(ctx)
+			}, writeServiceList)
 		}),
 	}
 }
@@ -119,15 +109,9 @@ func (a *app) serviceGetCmd() *cobra.Command {
 		Short: "Show a service and its instances",
 		Args:  exactArgs("NAME"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := c.Service(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return a.render(s, func(w io.Writer) error { return writeService(w, s) })
+			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Service, error) {
+				return c.Service(ctx, args[0])
+			}, writeService)
 		}),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/webrouter/webrouter/internal/api"
 	"io"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ type Client struct {
 type APIError struct {
 	Status  int    // HTTP status code
 	Message string // the server's {"error": …} text, or the body text
+	Field   string // the request field that was wrong, when the server named one
 }
 
 // Error implements error.
@@ -175,10 +177,9 @@ func (c *Client) transportError(method, target string, err error) error {
 func decodeError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &APIError{Status: resp.StatusCode}
-	var doc struct {
-		Error string `json:"error"`
-	}
+	var doc api.Error
 	if json.Unmarshal(data, &doc) == nil && doc.Error != "" {
+		e.Field = doc.Field
 		e.Message = doc.Error
 	} else {
 		e.Message = strings.TrimSpace(string(data))
