@@ -54,7 +54,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	t := s.Live.Table()
 	st := s.Store.State()
 	out := api.Status{
-		Version: s.Version, Registry: s.Store.Kind(), State: "ok",
+		Version: s.Version, Registry: s.Store.Kind(), State: s.Store.Status().State, Reason: s.Store.Status().Reason,
 		Generation: t.Gen, Revision: t.Rev, Addresses: s.Hosts.Len(), Started: s.Started,
 	}
 	for _, e := range st.List() {

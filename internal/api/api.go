@@ -76,8 +76,9 @@ type Route struct {
 // Status is the router's own state.
 type Status struct {
 	Version    string    `json:"version"`
-	Registry   string    `json:"registry"` // "embedded", "etcd", …
-	State      string    `json:"state"`    // "ok" or "degraded"
+	Registry   string    `json:"registry"`         // "embedded", "etcd", …
+	State      string    `json:"state"`            // "ok" or "degraded"
+	Reason     string    `json:"reason,omitempty"` // why degraded
 	Generation uint64    `json:"generation"`
 	Revision   uint64    `json:"revision"`
 	Services   int       `json:"services"`

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // InstanceState is an instance's administrative state.
@@ -32,7 +33,15 @@ type Instance struct {
 	Port    int           `json:"port"`
 	Weight  int           `json:"weight"`
 	State   InstanceState `json:"state"`
+	TTL     Duration      `json:"ttl,omitempty"`   // lease: the instance is removed unless renewed within TTL; 0 = no lease
+	Owner   string        `json:"owner,omitempty"` // who registered it (e.g. a Docker agent's host id)
 }
+
+// Lease bounds.
+const (
+	MinTTL = time.Second
+	MaxTTL = 24 * time.Hour
+)
 
 // InstanceSpec is what a client writes for an instance; Weight and State
 // take their defaults when absent.
@@ -42,6 +51,8 @@ type InstanceSpec struct {
 	Port    int           `json:"port"`
 	Weight  *int          `json:"weight,omitempty"`
 	State   InstanceState `json:"state,omitempty"`
+	TTL     string        `json:"ttl,omitempty"`   // Go duration, e.g. "30s"; renew with a heartbeat
+	Owner   string        `json:"owner,omitempty"` // free-form owner id, at most 253 characters
 }
 
 // NewInstance validates spec, applies defaults and returns the instance in
@@ -70,11 +81,23 @@ func NewInstance(id string, spec InstanceSpec) (Instance, error) {
 	if in.Weight < 0 || in.Weight > MaxWeight {
 		return Instance{}, fieldErr("weight", "%d is outside 0–%d (0 = no new traffic)", in.Weight, MaxWeight)
 	}
-	switch in.State {
-	case Ready, Draining, Maintenance:
-	default:
-		return Instance{}, fieldErr("state", "%q is not a state; want ready, draining or maintenance", in.State)
+	if err := CheckState(in.State); err != nil {
+		return Instance{}, err
 	}
+	if spec.TTL != "" {
+		d, err := time.ParseDuration(spec.TTL)
+		if err != nil {
+			return Instance{}, fieldErr("ttl", "%q is not a duration; want e.g. \"30s\"", spec.TTL)
+		}
+		if d < MinTTL || d > MaxTTL {
+			return Instance{}, fieldErr("ttl", "%s is outside %s–%s", d, MinTTL, MaxTTL)
+		}
+		in.TTL = Duration(d)
+	}
+	if len(spec.Owner) > 253 {
+		return Instance{}, fieldErr("owner", "longer than 253 characters")
+	}
+	in.Owner = spec.Owner
 	return in, nil
 }
 
@@ -85,13 +108,26 @@ func ParseInstance(data []byte) (Instance, error) {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return Instance{}, fmt.Errorf("decode instance: %w", err)
 	}
-	return NewInstance(in.ID, InstanceSpec{Address: in.Address, Port: in.Port, Weight: &in.Weight, State: in.State})
+	spec := InstanceSpec{Address: in.Address, Port: in.Port, Weight: &in.Weight, State: in.State, Owner: in.Owner}
+	if in.TTL != 0 {
+		spec.TTL = in.TTL.String()
+	}
+	return NewInstance(in.ID, spec)
 }
 
 // HostPort returns "address:port" ("[v6]:port" for IPv6), the key of an
 // address's runtime state.
 func (in Instance) HostPort() string {
 	return net.JoinHostPort(in.Address, strconv.Itoa(in.Port))
+}
+
+// CheckState validates an administrative state.
+func CheckState(s InstanceState) error {
+	switch s {
+	case Ready, Draining, Maintenance:
+		return nil
+	}
+	return fieldErr("state", "%q is not a state; want ready, draining or maintenance", s)
 }
 
 // CheckInstanceID validates an instance id: like a service name, plus ':'.

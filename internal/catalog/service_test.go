@@ -119,3 +119,21 @@ func TestNewInstanceRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestInstanceLease(t *testing.T) {
+	in, err := NewInstance("a", InstanceSpec{Address: "10.0.0.1", Port: 80, TTL: "30s", Owner: "host-7"})
+	if err != nil || in.TTL != Duration(30*time.Second) || in.Owner != "host-7" {
+		t.Fatalf("NewInstance = %+v, %v", in, err)
+	}
+	data, _ := json.Marshal(in)
+	back, err := ParseInstance(data)
+	if err != nil || back != in {
+		t.Errorf("round trip %s = %+v, %v", data, back, err)
+	}
+	for _, ttl := range []string{"30", "500ms", "48h"} {
+		var fe *FieldError
+		if _, err := NewInstance("a", InstanceSpec{Address: "10.0.0.1", Port: 80, TTL: ttl}); !errors.As(err, &fe) || fe.Field != "ttl" {
+			t.Errorf("ttl %q: %v", ttl, err)
+		}
+	}
+}

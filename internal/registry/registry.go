@@ -16,6 +16,12 @@ import (
 // right now, e.g. it cannot reach its cluster.
 var ErrUnavailable = errors.New("registry unavailable")
 
+// Status is a backend's health as the admin API reports it.
+type Status struct {
+	State  string // "ok" or "degraded"
+	Reason string // why degraded; empty when ok
+}
+
 // Store is a registry that webrouter can write to.
 //
 // Writes take validated values (catalog.NewService / NewInstance) and are
@@ -37,6 +43,17 @@ type Store interface {
 	PutInstance(ctx context.Context, service string, in catalog.Instance) (created bool, rev uint64, err error)
 	// DeleteInstance removes one instance.
 	DeleteInstance(ctx context.Context, service, id string) (rev uint64, err error)
+	// SetInstanceState changes only the administrative state of an
+	// instance, atomically, and returns the stored instance.
+	SetInstanceState(ctx context.Context, service, id string, state catalog.InstanceState) (catalog.Instance, uint64, error)
+	// Heartbeat renews the lease of an instance registered with a TTL; an
+	// instance whose lease is not renewed within its TTL is removed. It
+	// wraps catalog.ErrNotFound if the instance is gone (expired or
+	// deleted): the caller should register it again.
+	Heartbeat(ctx context.Context, service, id string) error
+	// Status reports whether the backend can take writes ("ok") or is
+	// serving from its last state ("degraded"), and why.
+	Status() Status
 	// Close releases the backend.
 	Close() error
 }

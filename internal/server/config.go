@@ -13,6 +13,7 @@ type Config struct {
 	AdminAddr  string // admin API, e.g. "127.0.0.1:9090"
 	AdminToken string // required when AdminAddr is not loopback; never logged
 	DataDir    string // embedded registry directory
+	Registry   string // "" or "embedded": the embedded store in DataDir
 
 	ShutdownGrace    time.Duration // how long in-flight requests may take on SIGTERM
 	ConnectTimeout   time.Duration // dialling a backend

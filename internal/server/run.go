@@ -18,7 +18,6 @@ import (
 	"github.com/webrouter/webrouter/internal/live"
 	"github.com/webrouter/webrouter/internal/metrics"
 	"github.com/webrouter/webrouter/internal/proxy"
-	"github.com/webrouter/webrouter/internal/registry/embedded"
 	"github.com/webrouter/webrouter/internal/route"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
@@ -43,10 +42,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	m := metrics.New(mopts)
 
-	store, err := embedded.Open(cfg.DataDir, embedded.Options{
-		Logger:     log,
-		OnBadEntry: func(string, error) { m.RegistryError("bad_entry") },
-	})
+	store, err := openRegistry(cfg, log, m)
 	if err != nil {
 		return err
 	}

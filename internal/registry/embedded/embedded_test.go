@@ -336,3 +336,24 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Errorf("after reopen:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestSetInstanceState(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, t.TempDir(), Options{})
+	st.PutService(ctx, svc(t, "a", "a.com"))
+	in := inst(t, "i", "10.0.0.1", 80)
+	in.Weight = 7
+	st.PutInstance(ctx, "a", in)
+	got, rev, err := st.SetInstanceState(ctx, "a", "i", catalog.Draining)
+	if err != nil || got.State != catalog.Draining || got.Weight != 7 || rev != 3 {
+		t.Fatalf("SetInstanceState = %+v, %d, %v", got, rev, err)
+	}
+	if _, _, err := st.SetInstanceState(ctx, "a", "nope", catalog.Ready); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("missing instance: %v", err)
+	}
+	st = reopen(t, st)
+	e, _ := st.State().Get("a")
+	if in, _ := e.Instance("i"); in.State != catalog.Draining || in.Weight != 7 {
+		t.Errorf("after reopen: %+v", in)
+	}
+}

@@ -202,6 +202,12 @@ func (s *Store) PutInstance(ctx context.Context, service string, in catalog.Inst
 	if _, ok := s.state.Get(service); !ok {
 		return false, 0, fmt.Errorf("put instance %q: service %q: %w", in.ID, service, catalog.ErrNotFound)
 	}
+	return s.putInstanceLocked(service, in)
+}
+
+// putInstanceLocked writes an instance of an existing service. s.mu must be
+// held.
+func (s *Store) putInstanceLocked(service string, in catalog.Instance) (created bool, rev uint64, err error) {
 	data, err := json.Marshal(in)
 	if err != nil {
 		return false, 0, fmt.Errorf("put instance %q of service %q: encode: %w", in.ID, service, err)
@@ -220,6 +226,50 @@ func (s *Store) PutInstance(ctx context.Context, service string, in catalog.Inst
 	// writes the State.
 	created, err = s.state.PutInstance(rev, service, in)
 	return created, rev, err
+}
+
+// SetInstanceState changes an instance's administrative state and nothing
+// else. The error wraps catalog.ErrNotFound if the service or the instance
+// does not exist.
+func (s *Store) SetInstanceState(ctx context.Context, service, id string, state catalog.InstanceState) (catalog.Instance, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(ctx); err != nil {
+		return catalog.Instance{}, 0, err
+	}
+	in, err := s.instanceLocked(service, id)
+	if err != nil {
+		return catalog.Instance{}, 0, fmt.Errorf("set state of instance %q: %w", id, err)
+	}
+	in.State = state
+	_, rev, err := s.putInstanceLocked(service, in)
+	return in, rev, err
+}
+
+// Heartbeat confirms that an instance exists. The embedded store does not
+// expire leases yet (issue #4 adds TTL expiry); until then a heartbeat only
+// reports whether the instance is still registered.
+func (s *Store) Heartbeat(ctx context.Context, service, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.instanceLocked(service, id)
+	return err
+}
+
+// Status is always "ok": the embedded store is local.
+func (s *Store) Status() registry.Status { return registry.Status{State: "ok"} }
+
+// instanceLocked returns a stored instance. s.mu must be held.
+func (s *Store) instanceLocked(service, id string) (catalog.Instance, error) {
+	e, ok := s.state.Get(service)
+	if !ok {
+		return catalog.Instance{}, fmt.Errorf("service %q: %w", service, catalog.ErrNotFound)
+	}
+	in, ok := e.Instance(id)
+	if !ok {
+		return catalog.Instance{}, fmt.Errorf("instance %q of service %q: %w", id, service, catalog.ErrNotFound)
+	}
+	return in, nil
 }
 
 // DeleteInstance removes one instance. The error wraps catalog.ErrNotFound
