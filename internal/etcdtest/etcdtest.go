@@ -62,6 +62,9 @@ func Start(dir string, n int) (*Cluster, error) {
 	if _, err := os.Stat(Binary()); err != nil {
 		return nil, fmt.Errorf("etcd binary %s: %w (install Debian's etcd-server: scripts/setup etcd-server, or set ETCD_BIN)", Binary(), err)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd cluster directory: %w", err)
+	}
 	c := &Cluster{dir: dir}
 	var initial []string
 	for i := 0; i < n; i++ {
