@@ -152,4 +152,3 @@ func pct(ds []time.Duration) [4]time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
