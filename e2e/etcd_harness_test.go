@@ -53,8 +53,27 @@ func etcdClient(t *testing.T, c *etcdtest.Cluster, members ...int) *clientv3.Cli
 func (r *router) status() api.Status {
 	r.t.Helper()
 	var st api.Status
-	decode(r.t, r.mustAPI("GET", "/v1/status", ""), &st)
+	decode(r.t, r.read("/v1/status"), &st)
 	return st
+}
+
+// read GETs an admin path; if the router is not there it says whether and
+// how the process ended.
+func (r *router) read(path string) []byte {
+	r.t.Helper()
+	code, b, err := r.API(context.Background(), r.apiClient, r.token, "GET", path, "")
+	if err != nil {
+		select {
+		case <-r.Done():
+			r.t.Fatalf("GET %s: the router process has ended (%s): %v", path, r.Cmd.ProcessState, err)
+		case <-time.After(100 * time.Millisecond):
+			r.t.Fatalf("GET %s: %v (the process is still running)", path, err)
+		}
+	}
+	if code != 200 {
+		r.t.Fatalf("GET %s: %d %s", path, code, b)
+	}
+	return b
 }
 
 // content renders the router's live table without generation numbers and
@@ -63,7 +82,7 @@ func (r *router) status() api.Status {
 func (r *router) content() string {
 	r.t.Helper()
 	var rt api.Routes
-	decode(r.t, r.mustAPI("GET", "/v1/routes", ""), &rt)
+	decode(r.t, r.read("/v1/routes"), &rt)
 	var b strings.Builder
 	fmt.Fprintf(&b, "revision %d\n", rt.Revision)
 	for _, route := range rt.Routes {
@@ -93,7 +112,7 @@ func (r *router) hit(c *http.Client, host string) (int, string) {
 // metric returns the value of an unlabelled metric line, or "" if absent.
 func (r *router) metric(name string) string {
 	r.t.Helper()
-	for _, line := range strings.Split(string(r.mustAPI("GET", "/metrics", "")), "\n") {
+	for _, line := range strings.Split(string(r.read("/metrics")), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			return v
 		}

@@ -37,7 +37,18 @@ func Binary() string {
 // use.
 type Cluster struct {
 	Members []*Member
-	dir     string
+	// TLS names the PEM files of a cluster started with Options.TLS: the
+	// CA and a client certificate and key it signed. Empty otherwise.
+	TLS TLSFiles
+	dir string
+}
+
+// Options shape a cluster; the zero value is a plain-HTTP cluster.
+type Options struct {
+	// TLS makes clients speak TLS to the members and present a
+	// certificate signed by a CA generated for the cluster (see
+	// Cluster.TLS). Peers still talk plain HTTP.
+	TLS bool
 }
 
 // Member is one etcd process of a Cluster.
@@ -58,7 +69,10 @@ type Member struct {
 // returns once it answers a linearizable read. Elections are tuned for
 // loopback (50 ms heartbeat, 500 ms election timeout), so etcd's shortest
 // lease is about one second.
-func Start(dir string, n int) (*Cluster, error) {
+func Start(dir string, n int) (*Cluster, error) { return StartWith(dir, n, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(dir string, n int, opts Options) (*Cluster, error) {
 	if _, err := os.Stat(Binary()); err != nil {
 		return nil, fmt.Errorf("etcd binary %s: %w (install Debian's etcd-server: scripts/setup etcd-server, or set ETCD_BIN)", Binary(), err)
 	}
@@ -66,6 +80,14 @@ func Start(dir string, n int) (*Cluster, error) {
 		return nil, fmt.Errorf("etcd cluster directory: %w", err)
 	}
 	c := &Cluster{dir: dir}
+	scheme := "http://"
+	if opts.TLS {
+		files, err := writeTLSFiles(filepath.Join(dir, "tls"))
+		if err != nil {
+			return nil, fmt.Errorf("etcd test certificates: %w", err)
+		}
+		c.TLS, scheme = files, "https://"
+	}
 	var initial []string
 	for i := 0; i < n; i++ {
 		ports, err := freePorts(2)
@@ -85,12 +107,16 @@ func Start(dir string, n int) (*Cluster, error) {
 	for _, m := range c.Members {
 		m.args = []string{
 			"--name", m.Name, "--data-dir", m.dir,
-			"--listen-client-urls", "http://" + m.ClientAddr, "--advertise-client-urls", "http://" + m.ClientAddr,
+			"--listen-client-urls", scheme + m.ClientAddr, "--advertise-client-urls", scheme + m.ClientAddr,
 			"--listen-peer-urls", "http://" + m.PeerAddr, "--initial-advertise-peer-urls", "http://" + m.PeerAddr,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
 			"--initial-cluster-token", "webrouter-test",
 			"--heartbeat-interval", "50", "--election-timeout", "500",
 			"--logger", "zap", "--log-outputs", m.logPath, "--log-level", "warn",
+		}
+		if opts.TLS {
+			m.args = append(m.args, "--cert-file", c.TLS.ServerCert, "--key-file", c.TLS.ServerKey,
+				"--trusted-ca-file", c.TLS.CACert, "--client-cert-auth")
 		}
 		if err := m.start(); err != nil {
 			c.Close()
@@ -121,8 +147,14 @@ func Require(t testing.TB) {
 // when the test ends.
 func StartT(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartTWith(t, n, Options{})
+}
+
+// StartTWith is StartT with options.
+func StartTWith(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
 	Require(t)
-	c, err := Start(t.TempDir(), n)
+	c, err := StartWith(t.TempDir(), n, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,8 +193,19 @@ func (c *Cluster) URL(prefix string, members ...int) string {
 // Client returns a client of the members (all when none are named); the
 // caller closes it.
 func (c *Cluster) Client(members ...int) (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: c.Endpoints(members...), Logger: zap.NewNop(),
-		DialTimeout: 5 * time.Second})
+	return c.client(5*time.Second, members...)
+}
+
+func (c *Cluster) client(dialTimeout time.Duration, members ...int) (*clientv3.Client, error) {
+	cfg := clientv3.Config{Endpoints: c.Endpoints(members...), Logger: zap.NewNop(), DialTimeout: dialTimeout}
+	if c.TLS.CACert != "" {
+		tc, err := c.TLS.config()
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = tc
+	}
+	return clientv3.New(cfg)
 }
 
 // WaitReady waits until a linearizable read through every running member
@@ -188,7 +231,7 @@ func (c *Cluster) WaitReady(within time.Duration) error {
 }
 
 func (c *Cluster) probe(member int) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(member), Logger: zap.NewNop()})
+	cli, err := c.client(0, member)
 	if err != nil {
 		return err
 	}

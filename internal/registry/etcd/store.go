@@ -44,6 +44,7 @@ type Store struct {
 	failingSince time.Time // when checks started failing
 	degraded     bool      // as last reported
 	snapNote     string    // what the State was loaded from at start
+	syncErr      string    // the last failure to connect, list or watch; "" after a success
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -121,10 +122,17 @@ func (s *Store) Status() registry.Status {
 	switch {
 	case s.ctx.Err() != nil:
 		return registry.Status{State: "degraded", Reason: "the etcd registry is closed"}
-	case !listed && s.probeErr != nil:
-		return registry.Status{State: "degraded", Reason: fmt.Sprintf("etcd unreachable at %s: %v; %s", eps, s.probeErr, s.snapNote)}
 	case !listed:
-		return registry.Status{State: "degraded", Reason: "etcd answers; listing the registry"}
+		why := "answers; listing the registry"
+		switch {
+		case s.probeErr != nil && s.cli.Load() != nil:
+			why = "unreachable: " + s.probeErr.Error()
+		case s.syncErr != "": // e.g. refused our credentials
+			why = "cannot be used: " + s.syncErr
+		case s.probeErr != nil:
+			why = "unreachable: " + s.probeErr.Error()
+		}
+		return registry.Status{State: "degraded", Reason: strings.TrimSuffix(fmt.Sprintf("etcd at %s %s; %s", eps, why, s.snapNote), "; ")}
 	case s.probeErr != nil && time.Since(s.failingSince) >= s.opts.DegradeAfter:
 		return registry.Status{State: "degraded", Reason: fmt.Sprintf("etcd unreachable at %s since %s: %v; routing on the last table (revision %d)",
 			eps, s.failingSince.UTC().Format(time.RFC3339), s.probeErr, s.state.Rev())}

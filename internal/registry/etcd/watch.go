@@ -31,6 +31,8 @@ func (s *Store) run() {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	for s.cli.Load() == nil {
+		// Without credentials this returns at once and dials in the
+		// background; with them it waits until etcd authenticates us.
 		cli, err := clientv3.New(s.cfg)
 		if err == nil {
 			s.cli.Store(cli)
@@ -39,16 +41,17 @@ func (s *Store) run() {
 		if s.ctx.Err() != nil {
 			return
 		}
-		s.log.Debug("etcd registry: connect failed; retrying", "err", err)
+		s.trouble("connect", err)
 		pause()
 	}
 	cli := s.cli.Load()
 	needList := true
+	failures := 0 // watches in a row that ended without an event
 	for s.ctx.Err() == nil {
 		if needList {
 			if err := s.list(cli); err != nil {
 				if s.ctx.Err() == nil {
-					s.log.Debug("etcd registry: list failed; retrying", "err", err)
+					s.trouble("list the registry", err)
 				}
 				pause()
 				continue
@@ -56,17 +59,38 @@ func (s *Store) run() {
 			needList = false
 		}
 		var progressed bool
-		needList, progressed = s.watch(cli)
+		var err error
+		needList, progressed, err = s.watch(cli)
 		s.mu.Lock()
 		kicked := s.kicked
 		s.kicked = false
 		s.mu.Unlock()
-		if progressed || kicked {
-			backoff = minBackoff
+		switch {
+		case progressed || kicked:
+			backoff, failures = minBackoff, 0
+		case err != nil && s.ctx.Err() == nil:
+			if failures++; failures >= 5 {
+				s.trouble("watch (the table may be stale)", err)
+			} else {
+				s.log.Debug("etcd registry: watch ended; resuming", "from", s.appliedRev()+1, "err", err)
+			}
 		}
 		if !needList && !kicked {
 			pause()
 		}
+	}
+}
+
+// trouble logs a failure of the background sync at Warn, once per
+// distinct message, and keeps it for Status until the next success.
+func (s *Store) trouble(what string, err error) {
+	msg := what + ": " + err.Error()
+	s.health.Lock()
+	same := msg == s.syncErr
+	s.syncErr = msg
+	s.health.Unlock()
+	if !same {
+		s.log.Warn("etcd registry: "+what+" failed; retrying", "err", err)
 	}
 }
 
@@ -94,6 +118,7 @@ func (s *Store) list(cli *clientv3.Client) error {
 			"revision", rev, "last_seen", old)
 	}
 	s.log.Info("etcd registry listed", "revision", rev, "keys", len(resp.Kvs), "services", len(entries), "first", !wasListed)
+	s.clearTrouble()
 	s.setProbe(nil) // a linearizable read just succeeded
 
 	return nil
@@ -102,7 +127,7 @@ func (s *Store) list(cli *clientv3.Client) error {
 // watch applies the prefix's changes from the revision after the last
 // applied until the watch ends. It reports whether the store must list
 // again (the revision was compacted) and whether any event arrived.
-func (s *Store) watch(cli *clientv3.Client) (needList, progressed bool) {
+func (s *Store) watch(cli *clientv3.Client) (needList, progressed bool, err error) {
 	// RequireLeader: a member cut off from its cluster ends the watch
 	// instead of leaving it silent.
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(s.ctx))
@@ -121,20 +146,26 @@ func (s *Store) watch(cli *clientv3.Client) (needList, progressed bool) {
 		if resp.CompactRevision != 0 {
 			s.log.Warn("etcd registry: the watch fell behind a compaction; listing the registry again",
 				"from", from, "compacted", resp.CompactRevision)
-			return true, progressed
+			return true, progressed, nil
 		}
 		if err := resp.Err(); err != nil {
-			if s.ctx.Err() == nil {
-				s.log.Debug("etcd registry: watch ended; resuming", "from", s.appliedRev()+1, "err", err)
-			}
-			return false, progressed
+			return false, progressed, err
 		}
 		if len(resp.Events) > 0 {
 			s.apply(resp.Events)
+			if !progressed {
+				s.clearTrouble()
+			}
 			progressed = true
 		}
 	}
-	return false, progressed
+	return false, progressed, nil
+}
+
+func (s *Store) clearTrouble() {
+	s.health.Lock()
+	s.syncErr = ""
+	s.health.Unlock()
 }
 
 // restartWatch ends the current watch; run starts the next one from the
