@@ -64,3 +64,14 @@ func TestInstancePutTTL(t *testing.T) {
 		t.Errorf("body %s, want %s", got, want)
 	}
 }
+
+func TestStatusShowsWhyDegraded(t *testing.T) {
+	clearEnv(t)
+	_, addr := startAPI(t, map[string]answer{
+		"GET /v1/status": {body: `{"version":"v1","registry":"etcd","state":"degraded","reason":"etcd at h1:2379 unreachable","started":"2026-01-01T00:00:00Z"}`},
+	})
+	r := cli(t, "status", "--admin", addr)
+	if r.code != 0 || !strings.Contains(r.stdout, "state:       degraded") || !strings.Contains(r.stdout, "reason:      etcd at h1:2379 unreachable") {
+		t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+}
