@@ -71,7 +71,7 @@ func Open(opts Options) (*Store, error) {
 	// start while etcd is down. Every call below carries its own timeout.
 	s.cfg = clientv3.Config{
 		Endpoints: opts.Endpoints, TLS: tlsCfg, Username: opts.User, Password: opts.Password,
-		Context: s.ctx, Logger: zap.NewNop(), PermitWithoutStream: true,
+		Context: s.ctx, Logger: zap.NewNop(),
 		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 3 * time.Second,
 	}
 	s.wg.Add(1)
