@@ -57,6 +57,7 @@ func New(o Options) http.Handler {
 	mux.Handle("/v1/services", methods{http.MethodGet: s.listServices})
 	mux.Handle("/v1/services/{name}", methods{http.MethodGet: s.getService, http.MethodPut: s.putService, http.MethodDelete: s.deleteService})
 	mux.Handle("/v1/services/{name}/instances/{id}", methods{http.MethodGet: s.getInstance, http.MethodPut: s.putInstance, http.MethodDelete: s.deleteInstance})
+	mux.Handle("/v1/services/{name}/instances/{id}/heartbeat", methods{http.MethodPut: s.heartbeat})
 	mux.Handle("/v1/routes", methods{http.MethodGet: s.routes})
 	mux.Handle("/v1/status", methods{http.MethodGet: s.status})
 	mux.Handle("/v1/services/{name}/instances/{id}/state", methods{http.MethodPut: s.putInstanceState})

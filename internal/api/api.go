@@ -10,6 +10,7 @@
 //	PUT    /v1/services/{name}/instances/{id}   body catalog.InstanceSpec → Instance
 //	GET    /v1/services/{name}/instances/{id}   → Instance
 //	DELETE /v1/services/{name}/instances/{id}   → 204
+//	PUT    /v1/services/{name}/instances/{id}/heartbeat → 204 (lease renewed), 404 gone: register again
 //	GET    /v1/routes                           → Routes
 //	GET    /v1/status                           → Status
 //	GET    /healthz                             → 200 "ok" while serving

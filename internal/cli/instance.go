@@ -17,7 +17,7 @@ import (
 func (a *app) instanceCmd() *cobra.Command {
 	cmd := group("instance", "Register, list, show and remove service instances", "instances", "inst")
 	cmd.AddCommand(a.instancePutCmd(), a.instanceListCmd(), a.instanceGetCmd(), a.instanceDeleteCmd(),
-		a.instanceStateCmd(), a.instanceDrainCmd())
+		a.instanceStateCmd(), a.instanceDrainCmd(), a.instanceHeartbeatCmd())
 	a.addClientFlags(cmd)
 	return cmd
 }
@@ -45,6 +45,7 @@ func (a *app) instancePutCmd() *cobra.Command {
 	var (
 		weight int
 		state  string
+		ttl    string
 	)
 	cmd := &cobra.Command{
 		Use:     "put SERVICE ID ADDRESS:PORT",
@@ -63,6 +64,7 @@ func (a *app) instancePutCmd() *cobra.Command {
 			if cmd.Flags().Changed("state") {
 				spec.State = catalog.InstanceState(state)
 			}
+			spec.TTL = ttl
 			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Instance, error) {
 				return c.PutInstance(ctx, args[0], args[1], spec)
 			}, writeInstance)
@@ -72,6 +74,7 @@ func (a *app) instancePutCmd() *cobra.Command {
 	fs.IntVar(&weight, "weight", catalog.DefaultWeight, "share of traffic relative to the other instances (0 = no new traffic)")
 	fs.Var(newEnum(&state, string(catalog.Ready), string(catalog.Ready), string(catalog.Draining), string(catalog.Maintenance)),
 		"state", "administrative state")
+	fs.StringVar(&ttl, "ttl", "", "lease `duration` (e.g. 30s): the instance is removed unless renewed (instance heartbeat) within it")
 	return cmd
 }
 

@@ -191,6 +191,9 @@ func writeInstance(w io.Writer, in api.Instance) error {
 	t.row("address:", in.HostPort())
 	t.row("weight:", strconv.Itoa(in.Weight))
 	t.row("state:", string(in.State))
+	if in.TTL != 0 {
+		t.row("ttl:", in.TTL.String())
+	}
 	t.row("health:", orDash(in.Health))
 	t.row("in_flight:", strconv.FormatInt(in.InFlight, 10))
 	t.row("requests:", strconv.FormatUint(in.Requests, 10))
@@ -209,11 +212,10 @@ func writeStatus(w io.Writer, s api.Status) error {
 	t.row("version:", s.Version)
 	t.row("pid:", strconv.Itoa(s.PID))
 	t.row("registry:", s.Registry)
-	state := s.State
+	t.row("state:", s.State)
 	if s.Reason != "" {
-		state += " (" + s.Reason + ")"
+		t.row("reason:", s.Reason)
 	}
-	t.row("state:", state)
 	t.row("generation:", strconv.FormatUint(s.Generation, 10))
 	t.row("revision:", strconv.FormatUint(s.Revision, 10))
 	t.row("services:", strconv.Itoa(s.Services))

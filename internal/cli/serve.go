@@ -35,7 +35,8 @@ func (a *app) serveCmd() *cobra.Command {
 	c := &f.cfg
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "`address` of the HTTP entry point")
 	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "`address` of the admin API")
-	fs.StringVar(&c.DataDir, "data", c.DataDir, "`directory` of the embedded registry")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "`directory` of the embedded registry (with etcd: of the snapshot)")
+	addRegistryFlags(fs, c)
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer `token` the admin API requires (required off loopback)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight requests may take on shutdown or after an upgrade")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long a draining or removed instance's requests and WebSockets may continue")

@@ -12,8 +12,9 @@ type Config struct {
 	HTTPAddr   string // entry point for proxied HTTP, e.g. ":8080"
 	AdminAddr  string // admin API, e.g. "127.0.0.1:9090"
 	AdminToken string // required when AdminAddr is not loopback; never logged
-	DataDir    string // embedded registry directory
-	Registry   string // "" or "embedded": the embedded store in DataDir
+	DataDir    string // embedded registry directory; with etcd, the snapshot's
+	Registry   string // "embedded" (the embedded store in DataDir) or "etcd://h1:2379,h2:2379/prefix"
+	Etcd       EtcdConfig
 
 	ShutdownGrace    time.Duration // how long in-flight requests may take on SIGTERM or after an upgrade
 	DrainTimeout     time.Duration // how long a draining or removed instance's requests may continue
@@ -33,6 +34,7 @@ func Defaults() Config {
 		HTTPAddr:         ":8080",
 		AdminAddr:        "127.0.0.1:9090",
 		DataDir:          "./data",
+		Registry:         "embedded",
 		ShutdownGrace:    30 * time.Second,
 		DrainTimeout:     30 * time.Second,
 		UpgradeTimeout:   time.Minute,

@@ -46,4 +46,14 @@
 // and writes the change, and only then applies the change to the State at
 // the new revision. On error nothing changed, on disk or in the State. The
 // State must not be written by anyone but the Store.
+//
+// # Leases
+//
+// An instance written with a TTL must be renewed (Heartbeat) within it,
+// or an expiry loop (every Options.LeaseCheck) deletes it through the
+// normal write path, so the deletion is committed, revisioned and routed
+// like any other. PutInstance starts a full TTL; SetInstanceState does not
+// renew. Deadlines are kept in memory only: after a restart every leased
+// instance gets a full TTL again, so a router that was down does not
+// expire instances whose owners could not reach it meanwhile.
 package embedded

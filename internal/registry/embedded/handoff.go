@@ -40,5 +40,10 @@ func (s *Store) Resume() error {
 	}
 	s.db, s.suspended = db, false
 	s.state.Replace(l.rev, l.entries)
+	for _, e := range l.entries {
+		for _, in := range e.Instances {
+			s.track(e.Service.Name, in)
+		}
+	}
 	return nil
 }

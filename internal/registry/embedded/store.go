@@ -46,6 +46,9 @@ type Options struct {
 	// load (e.g. to count it in a metric), with the key as described in the
 	// package documentation. It is called from Open, before Open returns.
 	OnBadEntry func(key string, err error)
+	// LeaseCheck is how often instances whose TTL ran out are removed;
+	// 0 means DefaultLeaseCheck.
+	LeaseCheck time.Duration
 	// NoSync skips the fsync after each commit. Writes become much faster,
 	// but a machine crash or power loss may lose recently acknowledged
 	// writes or corrupt the file. For benchmarks and tests only.
@@ -62,6 +65,7 @@ type Store struct {
 	mu        sync.Mutex // serialises writes, Close and the hand-off
 	db        *bolt.DB   // nil after Close or Suspend
 	suspended bool       // the file is handed over to a new process (see Suspend)
+	leases    leaseTable // instance deadlines, under mu
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -81,6 +85,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, opts: opts, state: catalog.NewState(), db: db}
 	s.state.Replace(l.rev, l.entries)
+	s.startLeases(l.entries, opts.LeaseCheck, opts.Logger)
 	l.warnConflicts(s.state)
 	return s, nil
 }
@@ -133,6 +138,7 @@ func (s *Store) State() *catalog.State { return s.state }
 // Close closes the database file. Writes after Close fail with an error
 // wrapping registry.ErrUnavailable. Close is idempotent.
 func (s *Store) Close() error {
+	s.stopLeases()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
@@ -199,6 +205,7 @@ func (s *Store) DeleteService(ctx context.Context, name string) (rev uint64, err
 		return 0, fmt.Errorf("delete service %q: %w", name, err)
 	}
 	s.state.DeleteService(rev, name)
+	s.untrackService(name)
 	return rev, nil
 }
 
@@ -213,7 +220,11 @@ func (s *Store) PutInstance(ctx context.Context, service string, in catalog.Inst
 	if _, ok := s.state.Get(service); !ok {
 		return false, 0, fmt.Errorf("put instance %q: service %q: %w", in.ID, service, catalog.ErrNotFound)
 	}
-	return s.putInstanceLocked(service, in)
+	created, rev, err = s.putInstanceLocked(service, in)
+	if err == nil {
+		s.track(service, in) // a registration starts a full TTL
+	}
+	return created, rev, err
 }
 
 // putInstanceLocked writes an instance of an existing service. s.mu must be
@@ -257,16 +268,6 @@ func (s *Store) SetInstanceState(ctx context.Context, service, id string, state 
 	return in, rev, err
 }
 
-// Heartbeat confirms that an instance exists. The embedded store does not
-// expire leases yet (issue #4 adds TTL expiry); until then a heartbeat only
-// reports whether the instance is still registered.
-func (s *Store) Heartbeat(ctx context.Context, service, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.instanceLocked(service, id)
-	return err
-}
-
 // Status is always "ok": the embedded store is local.
 func (s *Store) Status() registry.Status { return registry.Status{State: "ok"} }
 
@@ -298,6 +299,11 @@ func (s *Store) DeleteInstance(ctx context.Context, service, id string) (rev uin
 	if _, ok := e.Instance(id); !ok {
 		return 0, fmt.Errorf("delete instance %q of service %q: %w", id, service, catalog.ErrNotFound)
 	}
+	return s.deleteInstanceLocked(service, id)
+}
+
+// deleteInstanceLocked removes an existing instance. s.mu must be held.
+func (s *Store) deleteInstanceLocked(service, id string) (rev uint64, err error) {
 	rev, err = s.commit(func(b buckets) error {
 		if ib := b.instances.Bucket([]byte(service)); ib != nil {
 			return ib.Delete([]byte(id))
@@ -308,6 +314,7 @@ func (s *Store) DeleteInstance(ctx context.Context, service, id string) (rev uin
 		return 0, fmt.Errorf("delete instance %q of service %q: %w", id, service, err)
 	}
 	s.state.DeleteInstance(rev, service, id)
+	s.untrack(service, id)
 	return rev, nil
 }
 

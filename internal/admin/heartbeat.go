@@ -1,0 +1,29 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/webrouter/webrouter/internal/catalog"
+)
+
+// heartbeat renews an instance's lease: PUT
+// /v1/services/{name}/instances/{id}/heartbeat, no body. 204 when renewed
+// (or when the instance has no lease), 404 when the instance is gone (its
+// lease expired: the caller registers it again), 503 when the registry
+// cannot take writes.
+func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	name, id := r.PathValue("name"), r.PathValue("id")
+	if err := catalog.CheckName("name", name); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := catalog.CheckInstanceID("id", id); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.Store.Heartbeat(r.Context(), name, id); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
