@@ -124,6 +124,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("report ready: %w", err)
 	}
 	log.Info("ready", "upgraded", upg.HasParent())
+	if err := sdNotify(readyMessage()); err != nil {
+		log.Warn("could not tell systemd we are ready", "error", err.Error())
+	}
 
 	go func() {
 		for range hup {
