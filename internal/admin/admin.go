@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/api"
@@ -62,6 +63,12 @@ func New(o Options) http.Handler {
 	mux.Handle("/v1/status", methods{http.MethodGet: s.status})
 	mux.Handle("/v1/services/{name}/instances/{id}/state", methods{http.MethodPut: s.putInstanceState})
 	mux.Handle("/v1/upgrade", methods{http.MethodPost: s.upgrade})
+	// Profiles for diagnosing the router itself, behind the same listener
+	// and token as everything else here.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	if o.Metrics != nil {
 		mux.Handle("/metrics", methods{http.MethodGet: o.Metrics.ServeHTTP})
 	}
