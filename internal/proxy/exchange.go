@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -35,6 +36,59 @@ type exchange struct {
 	clientCtx context.Context    // the server's request context: done when the client goes
 	cancel    context.CancelFunc // cancels the forwarded request (drain deadline)
 	stopDrain func() bool        // unregisters cancel from the target's drain deadline
+	stopConn  func() bool        // fast path: unregisters the backend connection from cancellation
+	bodyDone  chan error         // fast path: the request body writer's result
+	gone      bool               // the client went away before its answer
+}
+
+// next picks the target of the next attempt and records it, or returns nil
+// when no usable target is left.
+func (x *exchange) next(now time.Time) *upstream.Target {
+	t := x.svc.Picker.Pick(now, x.clientIP, &x.tried)
+	if t != nil {
+		x.tried.Add(t)
+		x.target = t
+		x.attempts++
+		x.beginAttempt(t)
+	}
+	return t
+}
+
+// lastErr is why the request has no answer when no target is left.
+func (x *exchange) lastErr() error {
+	if x.err != nil {
+		return x.err
+	}
+	return errNoInstance
+}
+
+// failed records a failed attempt on t (passive health included) and
+// reports whether to try another target: a request that never reached a
+// backend (connect failed) may go anywhere, whatever its method; an
+// idempotent request without a body that failed on a dead connection gets
+// one more try; a request whose body was sent, that timed out, or whose
+// client is gone is not retried.
+func (x *exchange) failed(t *upstream.Target, now time.Time, err error, replayable, clientGone bool, onTrip func(*exchange, error)) bool {
+	x.endAttempt(t)
+	x.err = err
+	if clientGone || x.body.readErr() != nil {
+		return false
+	}
+	if t.Host.Failure(now, x.svc.MaxFails, x.svc.FailTimeout) && onTrip != nil {
+		onTrip(x, err)
+	}
+	if x.attempts >= balance.MaxTries || x.body.sent() {
+		return false
+	}
+	var de *dialError
+	switch {
+	case errors.As(err, &de):
+		return true
+	case replayable && !x.deadRetried && !isTimeout(err):
+		x.deadRetried = true
+		return true
+	}
+	return false
 }
 
 // beginAttempt counts an attempt on t and arranges for t's drain deadline

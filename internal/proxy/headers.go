@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -94,4 +95,29 @@ func stripPath(prefix string, u *url.URL) (path, raw string) {
 		return path, ""
 	}
 	return path, rest
+}
+
+// field is one header the router adds to a backend request.
+type field struct{ key, value string }
+
+// forwardHeaders are the headers every backend request carries, replacing
+// any the client sent: who the client is and what it asked for. An empty
+// value means the header is not sent.
+func (x *exchange) forwardHeaders(in *http.Request) [6]field {
+	xff := x.clientIP
+	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + xff
+	}
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	prefix := ""
+	if x.route.Path != "" && x.svc.StripPrefix {
+		prefix = x.route.Path
+	}
+	return [6]field{
+		{"X-Forwarded-For", xff}, {"X-Forwarded-Host", in.Host}, {"X-Forwarded-Proto", proto},
+		{"X-Real-Ip", x.clientIP}, {"X-Request-Id", x.id}, {"X-Forwarded-Prefix", prefix},
+	}
 }

@@ -40,7 +40,8 @@ func newRig(t *testing.T, topts TransportOptions, opts ...upstream.Option) *rig 
 	}
 	tr := NewTransport(topts)
 	t.Cleanup(tr.CloseIdleConnections)
-	r.proxy = New(Options{Table: r.live.Table, Transport: tr, Now: func() time.Time {
+	t.Cleanup(func() { r.proxy.CloseIdleConnections() })
+	r.proxy = New(Options{Table: r.live.Table, Transport: tr, Backend: topts, Now: func() time.Time {
 		if c := r.clock.Load(); c != nil {
 			return *c
 		}

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +31,8 @@ type Observer interface {
 // Options configure a Proxy. Table and Transport are required.
 type Options struct {
 	Table     func() *route.Table // the live table; called once per request
-	Transport http.RoundTripper   // shared connection pool (NewTransport)
+	Transport http.RoundTripper   // shared connection pool (NewTransport), for protocol upgrades
+	Backend   TransportOptions    // the fast path's own pool; zero ConnectTimeout: every request takes Transport
 	AccessLog *accesslog.Logger   // nil: no access log
 	Observer  Observer            // nil: no metrics
 	Log       *slog.Logger        // process log (backend state changes); nil: discard
@@ -43,15 +43,17 @@ type Options struct {
 type Proxy struct {
 	active atomic.Int64 // requests being served, upgraded connections included
 
-	table  func() *route.Table
-	rp     *httputil.ReverseProxy
-	ids    *idGen
-	alog   *accesslog.Logger
-	obs    Observer
-	log    *slog.Logger
-	now    func() time.Time
-	bufs   sync.Pool
-	scheme string
+	table func() *route.Table
+	rp    *httputil.ReverseProxy
+	ids   *idGen
+	alog  *accesslog.Logger
+	obs   Observer
+	log   *slog.Logger
+	now   func() time.Time
+	bufs  sync.Pool
+
+	pool            *pool // fast path; nil when off
+	responseTimeout time.Duration
 }
 
 // New returns a Proxy.
@@ -62,6 +64,9 @@ func New(o Options) *Proxy {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if o.Backend.ConnectTimeout > 0 {
+		p.pool, p.responseTimeout = newPool(o.Backend), o.Backend.ResponseTimeout
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.rp = &httputil.ReverseProxy{
@@ -104,7 +109,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	x.cancel = cancel
+	if p.pool != nil && r.Header.Get("Upgrade") == "" {
+		p.forward(ctx, x, r)
+		return
+	}
 	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(ctx, x)))
+}
+
+// CloseIdleConnections closes the fast path's idle backend connections.
+func (p *Proxy) CloseIdleConnections() {
+	if p.pool != nil {
+		p.pool.closeIdle()
+	}
 }
 
 // rewrite turns the client's request into the backend request: path prefix
@@ -116,26 +132,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Scheme = "http"
 	out.URL.Host = x.svc.Name
 	out.URL.RawQuery = in.URL.RawQuery // ReverseProxy drops parameters it cannot parse; we pass them on
-	h := out.Header
 	if x.route.Path != "" && x.svc.StripPrefix {
 		out.URL.Path, out.URL.RawPath = stripPath(x.route.Path, in.URL)
-		h.Set("X-Forwarded-Prefix", x.route.Path)
-	} else {
-		h.Del("X-Forwarded-Prefix")
 	}
-	xff := x.clientIP
-	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + xff
+	for _, f := range x.forwardHeaders(in) {
+		if f.value == "" {
+			out.Header.Del(f.key)
+		} else {
+			out.Header.Set(f.key, f.value)
+		}
 	}
-	h.Set("X-Forwarded-For", xff)
-	h.Set("X-Forwarded-Host", in.Host)
-	if in.TLS != nil {
-		h.Set("X-Forwarded-Proto", "https")
-	} else {
-		h.Set("X-Forwarded-Proto", "http")
-	}
-	h.Set("X-Real-Ip", x.clientIP)
-	h.Set("X-Request-Id", x.id)
 	out.Host = in.Host
 }
 
@@ -155,6 +161,9 @@ func (p *Proxy) backendDown(x *exchange, err error) {
 // finish records the request in the access log and metrics.
 func (p *Proxy) finish(x *exchange, r *http.Request, aborted bool) {
 	status := x.rw.status
+	if x.gone {
+		status = 499 // client closed the connection first (nginx's code)
+	}
 	if status == 0 {
 		switch {
 		case x.upStatus == http.StatusSwitchingProtocols:

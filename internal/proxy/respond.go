@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,16 +14,25 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
 		return
 	}
+	p.fail(x, err)
+}
+
+// fail answers a request that got no response from any backend.
+func (p *Proxy) fail(x *exchange, err error) {
 	x.err = err
 	switch {
 	case errors.Is(err, errNoInstance):
 		p.respond(x, http.StatusServiceUnavailable, fmt.Sprintf("no usable instance of service %q", x.svc.Name))
 	case x.cutByDrain():
 		p.respond(x, http.StatusBadGateway, "the instance was removed from service and its drain timeout passed")
-	case errors.Is(err, context.Canceled) || x.body.readErr() != nil:
-		// The client is gone or broke off its request body: nobody reads
-		// an answer, but the log should say what happened.
-		x.rw.status = 499
+	case x.clientCtx.Err() != nil:
+		// The client seems gone. Answer anyway — should it still be
+		// there, it must not get the empty 200 a silent handler would
+		// send — and log nginx's 499.
+		p.respond(x, http.StatusBadGateway, "the client connection was closed")
+		x.gone = true
+	case x.body.readErr() != nil:
+		p.respond(x, http.StatusBadRequest, "the request body could not be read: "+x.body.readErr().Error())
 	case isTimeout(err):
 		p.respond(x, http.StatusGatewayTimeout, "the backend did not answer in time")
 	default:

@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/webrouter/webrouter/internal/balance"
 )
 
 // TransportOptions tune the connection pool to backends.
@@ -85,18 +83,11 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	replayable := req.Body == nil && idempotent(req.Method)
 	for {
 		now := t.now()
-		tgt := x.svc.Picker.Pick(now, x.clientIP, &x.tried)
+		tgt := x.next(now)
 		if tgt == nil {
-			if x.err != nil {
-				return nil, x.err
-			}
-			return nil, errNoInstance
+			return nil, x.lastErr()
 		}
-		x.tried.Add(tgt)
-		x.target = tgt
-		x.attempts++
 		req.URL.Host = tgt.Addr
-		x.beginAttempt(tgt)
 		resp, err := t.base.RoundTrip(req)
 		x.upstreamDur = t.now().Sub(now)
 		if err == nil {
@@ -105,23 +96,7 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body = wrapUpstreamBody(resp.Body, x, tgt)
 			return resp, nil
 		}
-		x.endAttempt(tgt)
-		x.err = err
-		if req.Context().Err() != nil || x.body.readErr() != nil {
-			return nil, err // the client went away, broke its upload, or the drain deadline passed
-		}
-		if tgt.Host.Failure(now, x.svc.MaxFails, x.svc.FailTimeout) && t.onTrip != nil {
-			t.onTrip(x, err)
-		}
-		if x.attempts >= balance.MaxTries || x.body.sent() {
-			return nil, err
-		}
-		var de *dialError
-		switch {
-		case errors.As(err, &de):
-		case replayable && !x.deadRetried && !isTimeout(err):
-			x.deadRetried = true
-		default:
+		if !x.failed(tgt, now, err, replayable, req.Context().Err() != nil, t.onTrip) {
 			return nil, err
 		}
 	}

@@ -80,11 +80,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("registry loaded", "registry", store.Kind(), "dir", cfg.DataDir, "services", store.State().Len(),
 		"revision", t.Rev, "generation", t.Gen, "routes", t.Index().Len())
 
-	transport := proxy.NewTransport(proxy.TransportOptions{
+	topts := proxy.TransportOptions{
 		ConnectTimeout: cfg.ConnectTimeout, ResponseTimeout: cfg.ResponseTimeout, IdleConnsPerHost: cfg.IdleConnsPerHost,
-	})
+	}
+	transport := proxy.NewTransport(topts)
 	defer transport.CloseIdleConnections()
-	px := proxy.New(proxy.Options{Table: lv.Table, Transport: transport, AccessLog: alog, Observer: m, Log: log})
+	px := proxy.New(proxy.Options{Table: lv.Table, Transport: transport, Backend: topts, AccessLog: alog, Observer: m, Log: log})
+	defer px.CloseIdleConnections()
 	up := &upgrader{upg: upg, store: store, log: log}
 	adm := admin.New(admin.Options{
 		Store: store, Live: lv, Hosts: hosts, Metrics: m.Handler(), Token: cfg.AdminToken,

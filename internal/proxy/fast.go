@@ -1,0 +1,257 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/webrouter/webrouter/internal/upstream"
+)
+
+// The fast path forwards every request but protocol upgrades over the
+// proxy's own HTTP/1.1 connection pool, on the request's goroutine: the
+// client's headers are written straight to the backend connection (no
+// request clone, no per-connection goroutines, no channel hand-offs), and
+// the answer is streamed back. Upgrades (WebSocket) take the ReverseProxy
+// path. Both paths share picking, retries and passive health (exchange).
+
+// errStale marks a kept-alive connection the backend had closed: nothing of
+// the request reached it.
+var errStale = errors.New("backend closed the kept-alive connection")
+
+// bodyGrace is how long a complete answer waits for its request body's
+// writer before the upload is abandoned (the backend answered early).
+const bodyGrace = 50 * time.Millisecond
+
+// longAgo is a deadline in the past: setting it interrupts blocked I/O.
+var longAgo = time.Unix(1, 0)
+
+// forward serves r on the fast path.
+func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		x.body = &countingBody{rc: r.Body}
+		// The body may still be read after the answer has begun (a backend
+		// that streams while it reads).
+		_ = http.NewResponseController(x.rw.ResponseWriter).EnableFullDuplex()
+	}
+	replayable := x.body == nil && idempotent(r.Method)
+	target := requestTarget(x, r)
+	bufp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bufp)
+	for {
+		now := p.now()
+		tgt := x.next(now)
+		if tgt == nil {
+			p.fail(x, x.lastErr())
+			return
+		}
+		resp, c, err := p.attempt(ctx, x, r, tgt, target, *bufp)
+		x.upstreamDur = p.now().Sub(now)
+		if err == nil {
+			tgt.Host.Success()
+			x.upStatus = resp.StatusCode
+			p.stream(x, resp, c, tgt, *bufp)
+			return
+		}
+		if !x.failed(tgt, now, err, replayable, ctx.Err() != nil, p.backendDown) {
+			p.fail(x, err)
+			return
+		}
+	}
+}
+
+// attempt sends the request to tgt and reads the response head. A kept-alive
+// connection found closed before anything was sent is replaced by a fresh
+// one, once.
+func (p *Proxy) attempt(ctx context.Context, x *exchange, r *http.Request, tgt *upstream.Target, target string, buf []byte) (*http.Response, *backendConn, error) {
+	for retry := 0; ; retry++ {
+		c, err := p.pool.get(ctx, tgt.Addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		stop := context.AfterFunc(ctx, func() { c.SetDeadline(longAgo) })
+		resp, err := p.send(c, x, r, target)
+		if err == nil {
+			x.stopConn = stop
+			return resp, c, nil
+		}
+		stop()
+		c.Close()
+		if errors.Is(err, errStale) && retry == 0 && !x.body.sent() {
+			continue
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return nil, nil, err
+	}
+}
+
+// send writes the request on c and reads the response head, skipping
+// interim (1xx) responses. A request body is written by its own goroutine
+// while the head is read — a backend may answer (or echo) before it has
+// read the whole body — and x.bodyDone reports how that went.
+func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string) (*http.Response, error) {
+	writeHead(c.bw, x, r, target)
+	if x.body == nil || c.reused {
+		// Without a body the request is complete; with one, learn that a
+		// kept-alive connection is dead before the client's body is
+		// consumed, so the request can still be retried.
+		if err := c.bw.Flush(); err != nil {
+			if c.reused {
+				return nil, fmt.Errorf("%w: %v", errStale, err)
+			}
+			return nil, fmt.Errorf("send request: %w", err)
+		}
+	}
+	if x.body != nil {
+		done := make(chan error, 1)
+		x.bodyDone = done
+		go func() {
+			bp := p.bufs.Get().(*[]byte)
+			defer p.bufs.Put(bp)
+			err := writeBody(c.bw, x.body, r.ContentLength, *bp)
+			if err == nil {
+				err = c.bw.Flush()
+			}
+			done <- err
+		}()
+	}
+	if p.responseTimeout > 0 {
+		c.SetReadDeadline(time.Now().Add(p.responseTimeout))
+	}
+	for {
+		resp, err := http.ReadResponse(c.br, r)
+		if err != nil {
+			if berr := x.waitBody(c, false); berr != nil && !isTimeout(err) {
+				err = fmt.Errorf("send request body: %w", berr)
+			} else if c.reused && c.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+				err = fmt.Errorf("backend closed the connection without answering: %w", err)
+			}
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("backend switched protocols on a request that did not ask to")
+		case resp.StatusCode < 200:
+			continue // interim answers (103 Early Hints) are not passed on
+		}
+		c.SetReadDeadline(time.Time{})
+		return resp, nil
+	}
+}
+
+// stream passes the response on and returns c to the pool when the
+// exchange ended cleanly. An error after the head was sent aborts the
+// client connection, so the client sees a truncated answer, not a short one.
+func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *upstream.Target, buf []byte) {
+	h := x.rw.Header()
+	copyResponseHead(h, resp.Header)
+	h.Set("X-Request-Id", x.id)
+	if len(resp.Trailer) > 0 {
+		for k := range resp.Trailer {
+			h.Add("Trailer", k)
+		}
+	}
+	x.rw.WriteHeader(resp.StatusCode)
+	_, err := copyBody(&x.rw, resp.Body, buf, resp.ContentLength == -1 || eventStream(resp.Header))
+	for k, vv := range resp.Trailer {
+		h[k] = vv
+	}
+	clean := err == nil && !resp.Close
+	if x.bodyDone != nil {
+		// The answer is complete. Normally the body went out before it
+		// and its writer is reporting so; a writer still busy after a
+		// moment means the backend answered without reading it all.
+		t := time.NewTimer(bodyGrace)
+		select {
+		case berr := <-x.bodyDone:
+			clean = clean && berr == nil
+			x.bodyDone = nil
+		case <-t.C:
+			clean = false
+			x.waitBody(c, true)
+		}
+		t.Stop()
+	}
+	resp.Body.Close()
+	if !x.stopConn() { // the deadline was pulled: the connection is spoilt
+		clean = false
+	}
+	x.stopConn = nil
+	x.endAttempt(tgt)
+	if clean {
+		c.reused = false
+		p.pool.put(c)
+	} else {
+		c.Close()
+	}
+	if err != nil {
+		x.err = err
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// waitBody ends the body writer of the current attempt, if any, and returns
+// its error. When it has not finished, the backend connection is
+// interrupted (it must not be reused). With abandonUpload, so is the
+// client's body, which may be blocked on a slow client: only once the
+// answer is complete, since it also ends the client connection.
+func (x *exchange) waitBody(c *backendConn, abandonUpload bool) error {
+	if x.bodyDone == nil {
+		return nil
+	}
+	var err error
+	select {
+	case err = <-x.bodyDone:
+	default:
+		c.SetDeadline(longAgo)
+		if abandonUpload {
+			_ = http.NewResponseController(x.rw.ResponseWriter).SetReadDeadline(longAgo)
+		}
+		err = <-x.bodyDone
+		if err == nil {
+			err = errors.New("interrupted")
+		}
+	}
+	x.bodyDone = nil
+	return err
+}
+
+// copyBody copies src to w, flushing after every write when flush is set
+// (streams and responses of unknown length).
+func copyBody(w *recorder, src io.Reader, buf []byte, flush bool) (int64, error) {
+	var n int64
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+			if flush {
+				w.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+func eventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "text/event-stream"
+}

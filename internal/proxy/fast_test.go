@@ -1,0 +1,224 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/webrouter/webrouter/internal/catalog"
+)
+
+// post sends a POST whose body cannot be replayed, so only the proxy's own
+// retries can save it.
+func (r *rig) post(host, body string) (int, string) {
+	r.t.Helper()
+	req, _ := http.NewRequest("POST", r.front.URL+"/", io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = int64(len(body))
+	req.Host = host
+	resp, err := r.front.Client().Do(req)
+	if err != nil {
+		r.t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func echoBody(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	w.Write(b)
+}
+
+// TestIdleConnectionClosedByBackend: a backend that closes kept-alive
+// connections after a short idle time never costs a request.
+func TestIdleConnectionClosedByBackend(t *testing.T) {
+	r := newRig(t, TransportOptions{})
+	be := httptest.NewUnstartedServer(http.HandlerFunc(echoBody))
+	be.Config.IdleTimeout = 30 * time.Millisecond
+	be.Start()
+	t.Cleanup(be.Close)
+	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+	r.instance("app", "a", hostOf(be), 10)
+	for i := 0; i < 10; i++ {
+		if code, body := r.post("app.test", "hello"); code != 200 || body != "hello" {
+			t.Fatalf("POST %d: %d %q", i, code, body)
+		}
+		time.Sleep(60 * time.Millisecond) // the backend closes the idle connection meanwhile
+	}
+}
+
+// TestBackendDiesWithPooledConnections: the backend process dies (its
+// connections reset, its port closed) while the proxy holds kept-alive
+// connections to it; requests that arrive afterwards go to the other
+// instance — none fails (the SIGKILL scenario of bench/churn).
+func TestBackendDiesWithPooledConnections(t *testing.T) {
+	r := newRig(t, TransportOptions{})
+	dying := httptest.NewServer(http.HandlerFunc(echoBody))
+	alive := httptest.NewServer(http.HandlerFunc(echoBody))
+	t.Cleanup(alive.Close)
+	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+	r.instance("app", "dying", hostOf(dying), 10)
+	r.instance("app", "alive", hostOf(alive), 10)
+	for i := 0; i < 20; i++ { // fill the pool with connections to both
+		r.post("app.test", "warm")
+	}
+	dying.CloseClientConnections()
+	dying.Close()
+	for i := 0; i < 50; i++ {
+		if code, body := r.post("app.test", "after"); code != 200 || body != "after" {
+			t.Fatalf("POST %d after the backend died: %d %q", i, code, body)
+		}
+	}
+}
+
+// TestEarlyAnswerDuringUpload: a backend that answers before reading the
+// body (413) gets its answer to the client, however slowly the client
+// uploads, and nothing hangs.
+func TestEarlyAnswerDuringUpload(t *testing.T) {
+	r := newRig(t, TransportOptions{})
+	be := backend(t, func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})
+	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+	r.instance("app", "a", hostOf(be), 10)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(bytes.Repeat([]byte("x"), 64<<10))
+		// ...and then the client stalls, never finishing its upload.
+	}()
+	t.Cleanup(func() { pw.Close() })
+	req, _ := http.NewRequest("POST", r.front.URL+"/", pr)
+	req.ContentLength = 10 << 20
+	req.Host = "app.test"
+	done := make(chan int, 1)
+	go func() {
+		resp, err := r.front.Client().Do(req)
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		if code != 413 {
+			t.Errorf("early answer: %d, want 413", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy hung on a backend that answered before reading the body")
+	}
+}
+
+// TestChunkedBodiesAndTrailers: a request body of unknown length is sent
+// chunked; response trailers pass.
+func TestChunkedBodiesAndTrailers(t *testing.T) {
+	r := newRig(t, TransportOptions{})
+	be := backend(t, func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		w.Header().Set("Trailer", "X-Sum")
+		w.Write(b)
+		w.Header().Set("X-Sum", "len="+strings.Repeat("i", len(b)%7))
+	})
+	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+	r.instance("app", "a", hostOf(be), 10)
+	body := strings.Repeat("chunk", 3000)
+	req, _ := http.NewRequest("PUT", r.front.URL+"/", io.MultiReader(strings.NewReader(body))) // length unknown
+	req.Host = "app.test"
+	resp, err := r.front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != body {
+		t.Errorf("chunked upload echoed %d bytes, want %d", len(got), len(body))
+	}
+	if want := "len=" + strings.Repeat("i", len(body)%7); resp.Trailer.Get("X-Sum") != want {
+		t.Errorf("trailer X-Sum = %q, want %q", resp.Trailer.Get("X-Sum"), want)
+	}
+}
+
+// TestBodilessAnswersAndConnectionClose: HEAD, 204 and 304 carry no body;
+// a backend that says "Connection: close" is not reused, and nothing fails.
+func TestBodilessAnswersAndConnectionClose(t *testing.T) {
+	r := newRig(t, TransportOptions{})
+	var conns atomic.Int32
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		case "/304":
+			w.WriteHeader(http.StatusNotModified)
+		case "/close":
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		case "/early-hints":
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			io.WriteString(w, "final")
+		default:
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		}
+	}))
+	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	be.Start()
+	t.Cleanup(be.Close)
+	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+	r.instance("app", "a", hostOf(be), 10)
+	for _, tt := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"HEAD", "/", 200, ""}, {"GET", "/204", 204, ""}, {"GET", "/304", 304, ""},
+		{"GET", "/close", 200, "bye"}, {"GET", "/close", 200, "bye"}, {"GET", "/early-hints", 200, "final"}, {"GET", "/", 200, "hello"},
+	} {
+		resp := r.do(tt.method, "app.test", tt.path, nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || string(b) != tt.body {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, b, tt.code, tt.body)
+		}
+	}
+	if n := conns.Load(); n < 3 || n > 4 {
+		t.Errorf("backend saw %d connections: want one reused connection plus one per Connection: close answer", n)
+	}
+}
+
+// TestBackendDiesRepeatedly repeats the death of a backend with pooled
+// connections, whose races (a body writer finishing just after the answer,
+// a stale connection picked at the moment of death) are timing-dependent.
+func TestBackendDiesRepeatedly(t *testing.T) {
+	for round := 0; round < 30; round++ {
+		r := newRig(t, TransportOptions{})
+		dying := httptest.NewServer(http.HandlerFunc(echoBody))
+		alive := httptest.NewServer(http.HandlerFunc(echoBody))
+		r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+		r.instance("app", "dying", hostOf(dying), 10)
+		r.instance("app", "alive", hostOf(alive), 10)
+		for i := 0; i < 20; i++ {
+			r.post("app.test", "warm")
+		}
+		dying.CloseClientConnections()
+		dying.Close()
+		for i := 0; i < 30; i++ {
+			if code, body := r.post("app.test", "after"); code != 200 || body != "after" {
+				t.Fatalf("round %d, POST %d after the backend died: %d %q", round, i, code, body)
+			}
+		}
+		alive.Close()
+	}
+}

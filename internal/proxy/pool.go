@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// backendConn is one kept-alive HTTP/1.1 connection to a backend address,
+// with its buffers.
+type backendConn struct {
+	net.Conn
+	addr   string
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	reused bool      // it served a request before this one
+	idle   time.Time // when it went back to the pool
+}
+
+// pool keeps idle backend connections per address. Get and put take a
+// mutex per address; connections found closed by the backend are dropped.
+type pool struct {
+	dialer      net.Dialer
+	maxIdle     int
+	idleTimeout time.Duration
+	bufSize     int
+	mu          sync.Mutex
+	byAddr      map[string]*idleList
+}
+
+type idleList struct {
+	mu    sync.Mutex
+	conns []*backendConn
+}
+
+func newPool(o TransportOptions) *pool {
+	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout, bufSize: 16 << 10, byAddr: map[string]*idleList{}}
+	p.dialer = net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	if p.idleTimeout == 0 {
+		p.idleTimeout = 90 * time.Second
+	}
+	if p.maxIdle <= 0 {
+		p.maxIdle = 2
+	}
+	return p
+}
+
+func (p *pool) list(addr string) *idleList {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.byAddr[addr]
+	if l == nil {
+		l = &idleList{}
+		p.byAddr[addr] = l
+	}
+	return l
+}
+
+// get returns a live idle connection to addr, or dials a new one. A dial
+// failure is a *dialError: nothing reached the backend.
+func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
+	l := p.list(addr)
+	now := time.Now()
+	for {
+		l.mu.Lock()
+		n := len(l.conns)
+		if n == 0 {
+			l.mu.Unlock()
+			break
+		}
+		c := l.conns[n-1] // most recently used first: its peer is least likely to have timed it out
+		l.conns[n-1] = nil
+		l.conns = l.conns[:n-1]
+		l.mu.Unlock()
+		if now.Sub(c.idle) < p.idleTimeout && alive(c.Conn) {
+			c.reused = true
+			return c, nil
+		}
+		c.Close()
+	}
+	nc, err := p.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, &dialError{err: err}
+	}
+	return &backendConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}, nil
+}
+
+// put returns a connection whose exchange ended cleanly; beyond maxIdle it
+// is closed.
+func (p *pool) put(c *backendConn) {
+	c.idle = time.Now()
+	l := p.list(c.addr)
+	l.mu.Lock()
+	if len(l.conns) < p.maxIdle {
+		l.conns = append(l.conns, c)
+		c = nil
+	}
+	l.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// closeIdle closes every idle connection.
+func (p *pool) closeIdle() {
+	p.mu.Lock()
+	lists := make([]*idleList, 0, len(p.byAddr))
+	for _, l := range p.byAddr {
+		lists = append(lists, l)
+	}
+	p.mu.Unlock()
+	for _, l := range lists {
+		l.mu.Lock()
+		for _, c := range l.conns {
+			c.Close()
+		}
+		l.conns = nil
+		l.mu.Unlock()
+	}
+}
+
+// alive reports whether an idle connection is still open: the backend has
+// neither closed it nor sent anything unasked (one non-blocking peek).
+func alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	err = raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// EAGAIN: nothing to read, the connection is open and quiet. Data
+		// (unasked-for) or end of file (closed) make it unusable.
+		ok = errors.Is(err, syscall.EAGAIN)
+		return true // never wait
+	})
+	return err == nil && ok
+}

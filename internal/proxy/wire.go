@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+)
+
+// hop reports whether a header is hop-by-hop (RFC 9110 7.6.1, plus the
+// non-standard Proxy-Connection): it describes one connection and is not
+// passed on.
+func hop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// replaced reports whether a client header is dropped because the router
+// sets its own (or, for Expect, handles it itself).
+func replaced(k string) bool {
+	switch k {
+	case "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix", "Forwarded",
+		"X-Real-Ip", "X-Request-Id", "Expect", "Content-Length", "Host":
+		return true
+	}
+	return false
+}
+
+// connectionTokens returns the header names listed in Connection, in
+// canonical form; they are hop-by-hop too.
+func connectionTokens(h http.Header) []string {
+	var out []string
+	for _, v := range h["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "close") && !strings.EqualFold(tok, "keep-alive") {
+				out = append(out, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	return out
+}
+
+func listed(k string, tokens []string) bool {
+	for _, t := range tokens {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// requestTarget is the origin-form target sent to the backend: the
+// client's own bytes when the path is unchanged, else the stripped path
+// with the query passed byte for byte.
+func requestTarget(x *exchange, r *http.Request) string {
+	if !(x.route.Path != "" && x.svc.StripPrefix) && strings.HasPrefix(r.RequestURI, "/") {
+		return r.RequestURI
+	}
+	u := *r.URL
+	u.Scheme, u.Host, u.User = "", "", nil
+	if x.route.Path != "" && x.svc.StripPrefix {
+		u.Path, u.RawPath = stripPath(x.route.Path, r.URL)
+	}
+	target := u.EscapedPath()
+	if target == "" {
+		target = "/"
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		target += "?" + u.RawQuery
+	}
+	return target
+}
+
+// writeHead writes the request line and headers of the backend request:
+// the client's headers less hop-by-hop and replaced ones, the forwarding
+// headers, and the body's framing.
+func writeHead(bw *bufio.Writer, x *exchange, r *http.Request, target string) {
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(r.Host)
+	bw.WriteString("\r\n")
+	tokens := connectionTokens(r.Header)
+	for k, vv := range r.Header {
+		if hop(k) || replaced(k) || listed(k, tokens) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if te := r.Header["Te"]; len(te) > 0 && strings.Contains(strings.ToLower(strings.Join(te, ",")), "trailers") {
+		writeField(bw, "Te", "trailers")
+	}
+	for _, f := range x.forwardHeaders(r) {
+		if f.value != "" {
+			writeField(bw, f.key, f.value)
+		}
+	}
+	switch {
+	case r.ContentLength > 0:
+		writeField(bw, "Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	case r.ContentLength < 0:
+		writeField(bw, "Transfer-Encoding", "chunked")
+	}
+	bw.WriteString("\r\n")
+}
+
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// writeBody streams the client's body to the backend in the framing
+// writeHead announced.
+func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error {
+	switch {
+	case length > 0:
+		_, err := io.CopyBuffer(bw, io.LimitReader(body, length), buf)
+		return err
+	case length < 0:
+		cw := httputil.NewChunkedWriter(bw)
+		if _, err := io.CopyBuffer(cw, body, buf); err != nil {
+			return err
+		}
+		if err := cw.Close(); err != nil {
+			return err
+		}
+		_, err := bw.WriteString("\r\n") // no trailers
+		return err
+	}
+	return nil
+}
+
+// copyResponseHead puts the backend's response headers, less hop-by-hop
+// ones, in dst.
+func copyResponseHead(dst, src http.Header) {
+	tokens := connectionTokens(src)
+	for k, vv := range src {
+		if hop(k) || listed(k, tokens) {
+			continue
+		}
+		dst[k] = vv
+	}
+}
