@@ -43,7 +43,10 @@ type options struct {
 	scaleSizes []int
 	writes     int // scale: timed instance writes per size
 	benchtime  string
-	log        io.Writer // progress
+	quiet      float64       // cores of other load tolerated; 0 = do not wait or repeat
+	quietWait  time.Duration // longest wait for a quiet machine before a run
+	retries    int           // repeats of a noisy run
+	log        io.Writer     // progress
 }
 
 func main() {
@@ -60,6 +63,9 @@ func main() {
 	sizes := flag.String("scale", "1000,10000,100000", "scale: instance counts (10 per service)")
 	flag.IntVar(&o.writes, "writes", 200, "scale: timed instance writes per size")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "micro: go test -benchtime")
+	flag.Float64Var(&o.quiet, "quiet", 0.25, "other processes' load (cores) tolerated before and during a run (0 = ignore)")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second, "longest wait for a quiet machine before a run")
+	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
 	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 1 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()
@@ -104,6 +110,7 @@ func smokeDefaults(o *options, set map[string]bool) {
 		"instances-per-service": func() { o.perService = 5 },
 		"hosts":                 func() { o.hosts = 50 },
 		"writes":                func() { o.writes = 20 },
+		"quiet":                 func() { o.quiet = 0 },
 	}
 	for name, f := range defaults {
 		if !set[name] {
@@ -198,9 +205,10 @@ func run(ctx context.Context, o options) (*report, error) {
 				return rep, err
 			}
 			for _, p := range o.proxies {
-				s := h.measure(ctx, p, c, rs, script)
+				s := h.measureQuietly(ctx, p, c, rs, script)
 				rep.add(c.name, p, s)
-				fmt.Fprintf(o.log, "perf: round %d/%d %-11s %-9s %s\n", round, o.rounds, c.name, p, s.summary())
+				fmt.Fprintf(o.log, "perf: round %d/%d %-11s %-9s %s  (attempts %d, waited %s)\n", round, o.rounds,
+					c.name, p, s.summary(), s.quiet.attempts, s.quiet.waited.Round(time.Second))
 				if s.err != "" {
 					failed = append(failed, fmt.Sprintf("%s/%s round %d", c.name, p, round))
 				}

@@ -16,6 +16,7 @@ type sample struct {
 	// cores and on the load's cores; unpinned, all of it is in otherProxy.
 	otherProxy, otherLoad time.Duration
 	err                   string // the run failed: why
+	quiet                 quietness
 }
 
 // cores converts CPU time during the run into cores.
@@ -142,6 +143,9 @@ func (r *report) markdown() string {
 			"medians): other load on the proxy's core takes time from the proxy, so read such a row with care. Logging off everywhere.\n",
 			r.opts.rounds, strings.Join(r.opts.proxies, ", "), r.opts.warmup, r.opts.duration)
 	}
+	if len(r.opts.cases) > 0 {
+		fmt.Fprintf(&b, "- %s\n", r.quietSummary())
+	}
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}
@@ -160,6 +164,34 @@ func (r *report) markdown() string {
 		b.WriteString("```\n")
 	}
 	return b.String()
+}
+
+// quietSummary says how the shared machine's other load was handled.
+func (r *report) quietSummary() string {
+	if r.opts.quiet <= 0 {
+		return "other load: not waited for, no run repeated (-quiet 0)"
+	}
+	var runs, repeated, noisy int
+	var waited time.Duration
+	for _, byProxy := range r.samples {
+		for p, ss := range byProxy {
+			for _, s := range ss {
+				runs++
+				waited += s.quiet.waited
+				if s.quiet.attempts > 1 {
+					repeated++
+				}
+				if s.err == "" && s.noise(p == "direct") > r.opts.quiet {
+					noisy++
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("other load: before each run the harness waited (up to %s) for the machine to use ≤ %.2f cores "+
+		"(%s waited in all); %d of %d samples needed a repeat because other processes took more than %.2f cores "+
+		"on the proxy's or the load's cores during the run (up to %d repeats, the quietest attempt kept); %d kept "+
+		"samples are still above it", r.opts.quietWait, r.opts.quiet, waited.Round(time.Second), repeated, runs,
+		r.opts.quiet, r.opts.retries, noisy)
 }
 
 // peers are the proxies webrouter is compared with.
