@@ -21,7 +21,7 @@ func (c benchCase) path() string { return fmt.Sprintf("/bytes/%d", c.size) }
 
 // describe is the load column of the results table.
 func (c benchCase) describe(o options) string {
-	s := fmt.Sprintf("%s %s, %d conns", c.method, sizeText(c.size), c.conns)
+	s := fmt.Sprintf("%s, %s response, %d conns", c.method, sizeText(c.size), c.conns)
 	switch {
 	case c.close:
 		s += ", Connection: close"

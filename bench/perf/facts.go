@@ -35,7 +35,7 @@ func machineFacts(root string, proxies []string) []string {
 // command runs a short command and returns its combined output, whatever
 // its exit status (wrk -v exits 1).
 func command(name string, args ...string) string {
-	out, _ := exec.Command(name, args...).CombinedOutput()
+	out, _ := exec.Command(tool(name), args...).CombinedOutput()
 	return string(out)
 }
 

@@ -66,7 +66,7 @@ func main() {
 	flag.Float64Var(&o.quiet, "quiet", 0.25, "other processes' load (cores) tolerated before and during a run (0 = ignore)")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second, "longest wait for a quiet machine before a run")
 	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
-	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 1 s, small route counts")
+	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()
 	set := map[string]bool{}
@@ -104,7 +104,7 @@ func main() {
 func smokeDefaults(o *options, set map[string]bool) {
 	defaults := map[string]func(){
 		"rounds":                func() { o.rounds = 1 },
-		"duration":              func() { o.duration = time.Second },
+		"duration":              func() { o.duration = 2 * time.Second },
 		"warmup":                func() { o.warmup = 0 },
 		"services":              func() { o.services = 100 },
 		"instances-per-service": func() { o.perService = 5 },
@@ -192,7 +192,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	for name, d := range h.wrLoad {
-		rep.notes = append(rep.notes, fmt.Sprintf("webrouter registry for the %s route set (%d services, %d instances) "+
+		rep.notes = append(rep.notes, fmt.Sprintf("webrouter registry for the %s route set (services: %d, instances: %d) "+
 			"loaded through the admin API in %s (16 concurrent PUTs, store on tmpfs)",
 			name, len(sets[name].services), sets[name].instances(), d.Round(time.Millisecond)))
 	}
@@ -287,6 +287,9 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 				s.otherProxy = cpuBusy(h.proxyCPUs) - pbusy0 - s.cpu
 				s.otherLoad = cpuBusy(h.loadCPUs) - lbusy0 - load
 			}
+		}
+		if err == nil && s.wrk.Requests == 0 {
+			s.err = "no request completed during the measured run"
 		}
 		if err == nil && s.wrk.Requests > 0 && s.wrk.Bytes/s.wrk.Requests < int64(c.size) {
 			s.err = fmt.Sprintf("responses average %d bytes, want at least %d", s.wrk.Bytes/s.wrk.Requests, c.size)

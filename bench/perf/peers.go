@@ -135,15 +135,15 @@ func peerCommand(name string, pc peerConfig) (env, args []string, err error) {
 	switch name {
 	case "nginx":
 		err = writeFiles(pc.dir, map[string]string{"nginx.conf": nginxConfig(pc)})
-		args = []string{"nginx", "-p", pc.dir, "-e", filepath.Join(pc.dir, "error.log"),
+		args = []string{tool("nginx"), "-p", pc.dir, "-e", filepath.Join(pc.dir, "error.log"),
 			"-c", filepath.Join(pc.dir, "nginx.conf"), "-g", "daemon off;"}
 	case "haproxy":
 		cfg, hosts := haproxyConfig(pc)
 		err = writeFiles(pc.dir, map[string]string{"haproxy.cfg": cfg, "hosts.map": hosts})
-		args = []string{"haproxy", "-db", "-f", filepath.Join(pc.dir, "haproxy.cfg")}
+		args = []string{tool("haproxy"), "-db", "-f", filepath.Join(pc.dir, "haproxy.cfg")}
 	case "caddy":
 		err = writeFiles(pc.dir, map[string]string{"Caddyfile": caddyConfig(pc)})
-		args = []string{"caddy", "run", "--config", filepath.Join(pc.dir, "Caddyfile"), "--adapter", "caddyfile"}
+		args = []string{tool("caddy"), "run", "--config", filepath.Join(pc.dir, "Caddyfile"), "--adapter", "caddyfile"}
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(pc.workers), "HOME="+pc.dir,
 			"XDG_DATA_HOME="+pc.dir, "XDG_CONFIG_HOME="+pc.dir)
 	default:

@@ -4,14 +4,13 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 )
 
 // TestSmoke runs the whole benchmark in its smoke size — every case, one
-// round of one second, small route counts, the control-plane curve at 100
+// round of two seconds, small route counts, the control-plane curve at 100
 // and 1 000 instances — so the harness cannot rot. It asserts that every
 // run produced numbers and that no request failed, never a speed. Without
 // wrk or a peer it skips, except under CI=true, where it fails.
@@ -19,7 +18,7 @@ func TestSmoke(t *testing.T) {
 	proxies := []string{"webrouter", "nginx", "haproxy", "caddy"}
 	var missing []string
 	for _, b := range []string{"wrk", "taskset", "nginx", "haproxy", "caddy"} {
-		if _, err := exec.LookPath(b); err != nil {
+		if tool(b) == "" {
 			missing = append(missing, b)
 		}
 	}
@@ -34,7 +33,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := options{cases: cases, control: control, proxies: proxies, rounds: 1, duration: time.Second,
+	o := options{cases: cases, control: control, proxies: proxies, rounds: 1, duration: 2 * time.Second,
 		pin: true, services: 100, perService: 5, hosts: 50, scaleSizes: []int{100, 1000}, writes: 20, log: io.Discard}
 	if testing.Verbose() {
 		o.log = os.Stderr

@@ -53,7 +53,7 @@ func checkTools(o options) error {
 	}
 	var missing []string
 	for _, b := range need {
-		if _, err := exec.LookPath(b); err != nil {
+		if tool(b) == "" {
 			missing = append(missing, b)
 		}
 	}
@@ -62,6 +62,22 @@ func checkTools(o options) error {
 			strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// tool finds an executable on PATH or, for a user whose PATH lacks them,
+// in /usr/sbin and /sbin where Debian puts nginx and haproxy. It returns ""
+// when there is none.
+func tool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // newHarness builds the binaries, places processes on cores and starts
