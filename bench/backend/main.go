@@ -1,0 +1,92 @@
+// Command backend is the HTTP backend of the throughput benchmark
+// (bench/perf): one process listening on several loopback ports, serving
+// every proxy under test the same way. It reads each request body in full
+// and answers 200 with a body whose size the path names: /bytes/<n>
+// (n ≤ 1 MiB); any other path gets 1 KiB. Connections are kept alive.
+//
+// Once listening it prints one JSON line on stdout, {"ports":[…]}, and
+// serves until SIGTERM or SIGINT.
+//
+//	go run ./bench/backend -ports 4
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// maxBody bounds the response size a path may ask for.
+const maxBody = 1 << 20
+
+func main() {
+	n := flag.Int("ports", 4, "number of loopback ports to listen on")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int) error {
+	if n < 1 {
+		return fmt.Errorf("-ports must be at least 1, got %d", n)
+	}
+	srv := &http.Server{Handler: handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	var ports []int
+	errc := make(chan error, n)
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(map[string][]int{"ports": ports}); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}
+
+// handler drains the request body and writes the sized body.
+func handler() http.Handler {
+	body := bytes.Repeat([]byte("b"), maxBody)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		size := 1024
+		if s, ok := strings.CutPrefix(r.URL.Path, "/bytes/"); ok {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 || n > maxBody {
+				http.Error(w, "size must be 0…1048576", http.StatusBadRequest)
+				return
+			}
+			size = n
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Length", strconv.Itoa(size))
+		w.Write(body[:size])
+	})
+}

@@ -1,0 +1,307 @@
+// Command perf is webrouter's throughput benchmark against nginx, HAProxy
+// and Caddy (issue 7), plus its control-plane scale measurements.
+//
+// On loopback, every proxy routes to the same backend process
+// (bench/backend, keep-alive) with the same routes, and wrk drives it.
+// Proxies are interleaved per round (webrouter, nginx, haproxy, caddy,
+// direct, then again), each started fresh for each run with its own
+// configuration in a temporary directory; the table shows medians over
+// rounds and webrouter/peer ratios. CPU time comes from /proc for the
+// proxy's whole process tree, peak RSS from VmHWM.
+//
+//	scripts/setup-bench                 # once: nginx, haproxy, caddy, wrk from Debian
+//	go run ./bench/perf                 # everything, writes bench/results/<date>.md
+//	go run ./bench/perf -cases small,post -proxies webrouter,nginx -rounds 5 -duration 20s
+//	go run ./bench/perf -smoke          # seconds: checks the harness, not speed
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options are the benchmark's flags.
+type options struct {
+	cases      []benchCase
+	control    []string // "scale", "micro"
+	proxies    []string
+	rounds     int
+	duration   time.Duration
+	warmup     time.Duration
+	pin        bool
+	services   int // many-routes: services …
+	perService int // … of this many instances …
+	hosts      int // … with requests spread over this many hosts
+	scaleSizes []int
+	writes     int // scale: timed instance writes per size
+	benchtime  string
+	quiet      float64       // cores of other load tolerated; 0 = do not wait or repeat
+	quietWait  time.Duration // longest wait for a quiet machine before a run
+	retries    int           // repeats of a noisy run
+	log        io.Writer     // progress
+}
+
+func main() {
+	var o options
+	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,scale,micro", "cases to run")
+	proxies := flag.String("proxies", strings.Join(proxyNames, ","), "proxies to compare (direct = no proxy)")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds; the table shows medians")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured wrk run per case, proxy and round (whole seconds)")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measured one (0 = none)")
+	flag.BoolVar(&o.pin, "pin", true, "pin the proxy and the load (wrk, backend) to separate cores")
+	flag.IntVar(&o.services, "services", 10000, "many-routes: services")
+	flag.IntVar(&o.perService, "instances-per-service", 5, "many-routes: instances per service")
+	flag.IntVar(&o.hosts, "hosts", 1000, "many-routes: hosts the requests are spread over")
+	sizes := flag.String("scale", "1000,10000,100000", "scale: instance counts (10 per service)")
+	flag.IntVar(&o.writes, "writes", 200, "scale: timed instance writes per size")
+	flag.StringVar(&o.benchtime, "benchtime", "1s", "micro: go test -benchtime")
+	flag.Float64Var(&o.quiet, "quiet", 0.25, "other processes' load (cores) tolerated before and during a run (0 = ignore)")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second, "longest wait for a quiet machine before a run")
+	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
+	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
+	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *smoke {
+		smokeDefaults(&o, set)
+		if !set["cases"] {
+			*cases = "small,many-conns,large,new-conn,post,many-routes,scale"
+		}
+		if !set["scale"] {
+			*sizes = "100,1000"
+		}
+	}
+	var err error
+	if o.cases, o.control, err = selectCases(*cases); err == nil {
+		o.proxies, err = selectProxies(*proxies)
+	}
+	if err == nil {
+		o.scaleSizes, err = parseInts(*sizes)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(2)
+	}
+	o.log = os.Stderr
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	if err := runAndWrite(ctx, o, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(1)
+	}
+}
+
+// smokeDefaults shrinks everything the user did not set explicitly.
+func smokeDefaults(o *options, set map[string]bool) {
+	defaults := map[string]func(){
+		"rounds":                func() { o.rounds = 1 },
+		"duration":              func() { o.duration = 2 * time.Second },
+		"warmup":                func() { o.warmup = 0 },
+		"services":              func() { o.services = 100 },
+		"instances-per-service": func() { o.perService = 5 },
+		"hosts":                 func() { o.hosts = 50 },
+		"writes":                func() { o.writes = 20 },
+		"quiet":                 func() { o.quiet = 0 },
+	}
+	for name, f := range defaults {
+		if !set[name] {
+			f()
+		}
+	}
+}
+
+func selectProxies(list string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		known := false
+		for _, n := range proxyNames {
+			known = known || n == p
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown proxy %q; proxies are %s", p, strings.Join(proxyNames, ","))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseInts(list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 10 {
+			return nil, fmt.Errorf("bad instance count %q: want integers ≥ 10", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// runAndWrite runs the benchmark, prints the report and writes it to out.
+func runAndWrite(ctx context.Context, o options, out string) error {
+	rep, err := run(ctx, o)
+	if rep != nil {
+		md := rep.markdown()
+		fmt.Print(md)
+		if out != "-" {
+			if out == "" {
+				out = filepath.Join(rep.root, "bench", "results", rep.started.Format("2006-01-02")+".md")
+			}
+			if werr := os.WriteFile(out, []byte(md), 0o644); werr != nil {
+				return werr
+			}
+			fmt.Fprintln(o.log, "perf: wrote", out)
+		}
+	}
+	return err
+}
+
+// run measures every selected case and returns the report. It stops at
+// the first harness error; a proxy that fails a run is recorded in the
+// report (and makes run return an error) while the other runs go on.
+func run(ctx context.Context, o options) (*report, error) {
+	h, err := newHarness(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	rep := newReport(o, h)
+	fmt.Fprintf(o.log, "perf: %s\n", h.pinning)
+	sets := map[string]routeSet{"basic": basicRoutes(h.ports)}
+	for _, c := range o.cases {
+		if c.many {
+			sets["many"] = manyRoutes(h.ports, o.services, o.perService, o.hosts)
+		}
+	}
+	for _, c := range o.cases {
+		rs := sets[routeSetName(c)]
+		if contains(o.proxies, "webrouter") {
+			if err := h.loadWebrouter(ctx, rs); err != nil {
+				return rep, fmt.Errorf("load webrouter's registry (%s routes): %w", rs.name, err)
+			}
+		}
+	}
+	for name, d := range h.wrLoad {
+		rep.notes = append(rep.notes, fmt.Sprintf("webrouter registry for the %s route set (services: %d, instances: %d) "+
+			"loaded through the admin API in %s (16 concurrent PUTs, store on tmpfs)",
+			name, len(sets[name].services), sets[name].instances(), d.Round(time.Millisecond)))
+	}
+	var failed []string
+	for round := 1; round <= o.rounds; round++ {
+		for _, c := range o.cases {
+			rs := sets[routeSetName(c)]
+			script, err := wrkScript(h.tmp, c, rs.hosts)
+			if err != nil {
+				return rep, err
+			}
+			for _, p := range o.proxies {
+				s := h.measureQuietly(ctx, p, c, rs, script)
+				rep.add(c.name, p, s)
+				fmt.Fprintf(o.log, "perf: round %d/%d %-11s %-9s %s  (attempts %d, waited %s)\n", round, o.rounds,
+					c.name, p, s.summary(), s.quiet.attempts, s.quiet.waited.Round(time.Second))
+				if s.err != "" {
+					failed = append(failed, fmt.Sprintf("%s/%s round %d", c.name, p, round))
+				}
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+			}
+		}
+	}
+	for _, name := range o.control {
+		var err error
+		switch name {
+		case "scale":
+			rep.scale, err = h.scale(ctx)
+		case "micro":
+			rep.micro, err = micro(ctx, h.root, o.benchtime)
+		}
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if len(failed) > 0 {
+		return rep, fmt.Errorf("failed runs: %s", strings.Join(failed, ", "))
+	}
+	return rep, nil
+}
+
+func routeSetName(c benchCase) string {
+	if c.many {
+		return "many"
+	}
+	return "basic"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// measure runs one case against one proxy started for it: an unmeasured
+// warm-up, then the measured wrk run between two CPU readings.
+func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs routeSet, script string) sample {
+	r, err := h.startProxy(ctx, proxy, rs)
+	if err != nil {
+		return sample{err: err.Error()}
+	}
+	url := "http://" + r.addr + c.path()
+	s := sample{}
+	if h.opts.warmup > 0 {
+		if _, err := runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.warmup); err != nil {
+			s.err = "warm-up: " + err.Error()
+		}
+	}
+	if s.err == "" {
+		var cpu0 time.Duration
+		if r.pid != 0 {
+			cpu0 = treeCPU(r.pid)
+		}
+		pbusy0, lbusy0, load0 := cpuBusy(h.proxyCPUs), cpuBusy(h.loadCPUs), treeCPU(h.backend.cmd.Process.Pid)
+		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
+		if err != nil {
+			s.err = err.Error()
+		} else {
+			if r.pid != 0 {
+				s.cpu = treeCPU(r.pid) - cpu0
+				s.peakRSS = treePeakRSS(r.pid)
+			}
+			load := treeCPU(h.backend.cmd.Process.Pid) - load0 + s.wrk.cpu
+			if len(h.proxyCPUs) == 0 { // unpinned: one figure for the machine
+				s.otherProxy = cpuBusy(nil) - pbusy0 - s.cpu - load
+			} else {
+				s.otherProxy = cpuBusy(h.proxyCPUs) - pbusy0 - s.cpu
+				s.otherLoad = cpuBusy(h.loadCPUs) - lbusy0 - load
+			}
+		}
+		if err == nil && s.wrk.Requests == 0 {
+			s.err = "no request completed during the measured run"
+		}
+		if err == nil && s.wrk.Requests > 0 && s.wrk.Bytes/s.wrk.Requests < int64(c.size) {
+			s.err = fmt.Sprintf("responses average %d bytes, want at least %d", s.wrk.Bytes/s.wrk.Requests, c.size)
+		}
+	}
+	select {
+	case <-r.exited:
+		s.err = fmt.Sprintf("%s exited during the run (%s):\n%s", proxy, s.err, r.output())
+	default:
+	}
+	if err := r.stop(); err != nil && s.err == "" {
+		s.err = "stop: " + err.Error()
+	}
+	return s
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// sample is one measured run of one case against one proxy.
+type sample struct {
+	wrk     wrkResult
+	cpu     time.Duration // proxy process tree, user+system, during the measured run
+	peakRSS int64         // bytes, VmHWM summed over the tree
+	// CPU time of other processes (the machine is shared) on the proxy's
+	// cores and on the load's cores; unpinned, all of it is in otherProxy.
+	otherProxy, otherLoad time.Duration
+	err                   string // the run failed: why
+	quiet                 quietness
+}
+
+// cores converts CPU time during the run into cores.
+func (s sample) cores(d time.Duration) float64 {
+	if s.wrk.DurationUS == 0 {
+		return 0
+	}
+	return max(0, d.Seconds()/(float64(s.wrk.DurationUS)/1e6))
+}
+
+// errors counts wrk's socket errors and error statuses.
+func (s sample) errors() int64 { return s.wrk.socketErrors() + s.wrk.Status }
+
+// cpuPer100k is CPU seconds per 100 000 requests.
+func (s sample) cpuPer100k() float64 {
+	if s.wrk.Requests == 0 {
+		return 0
+	}
+	return s.cpu.Seconds() / float64(s.wrk.Requests) * 1e5
+}
+
+func (s sample) summary() string {
+	if s.err != "" {
+		return "FAILED: " + s.err
+	}
+	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k  rss %.1f MiB  errors %d  other load %.2f/%.2f cores",
+		s.wrk.rps(), s.wrk.P50/1e3, s.wrk.P99/1e3, s.wrk.P999/1e3, s.cpuPer100k(), mib(s.peakRSS), s.errors(),
+		s.cores(s.otherProxy), s.cores(s.otherLoad))
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// report collects the samples of a run and renders the results file.
+type report struct {
+	opts    options
+	root    string
+	started time.Time
+	pinning string
+	facts   []string
+	notes   []string
+	samples map[string]map[string][]sample // case → proxy → rounds
+	scale   *scaleResult
+	micro   string
+}
+
+func newReport(o options, h *harness) *report {
+	return &report{opts: o, root: h.root, started: time.Now(), pinning: h.pinning,
+		facts: machineFacts(h.root, o.proxies), samples: map[string]map[string][]sample{}}
+}
+
+func (r *report) add(c, p string, s sample) {
+	if r.samples[c] == nil {
+		r.samples[c] = map[string][]sample{}
+	}
+	r.samples[c][p] = append(r.samples[c][p], s)
+}
+
+// stats are the medians over the successful rounds of one case and proxy.
+type stats struct {
+	ok, rounds        int
+	rps, p50, p99     float64
+	p999, cpu, rssMiB float64
+	otherP, otherL    float64 // median other load on the proxy's and the load's cores
+	errors, requests  int64
+	failures          []string
+}
+
+func (r *report) stats(c, p string) stats {
+	ss := r.samples[c][p]
+	st := stats{rounds: len(ss)}
+	var rps, p50, p99, p999, cpu, rss, otherP, otherL []float64
+	for _, s := range ss {
+		if s.err != "" {
+			st.failures = append(st.failures, s.err)
+			continue
+		}
+		st.ok++
+		rps = append(rps, s.wrk.rps())
+		p50, p99, p999 = append(p50, s.wrk.P50/1e3), append(p99, s.wrk.P99/1e3), append(p999, s.wrk.P999/1e3)
+		cpu, rss = append(cpu, s.cpuPer100k()), append(rss, mib(s.peakRSS))
+		otherP, otherL = append(otherP, s.cores(s.otherProxy)), append(otherL, s.cores(s.otherLoad))
+		st.errors += s.errors()
+		st.requests += s.wrk.Requests
+	}
+	st.rps, st.p50, st.p99, st.p999 = median(rps), median(p50), median(p99), median(p999)
+	st.cpu, st.rssMiB, st.otherP, st.otherL = median(cpu), median(rss), median(otherP), median(otherL)
+	return st
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratio formats a/b with two decimals, or "—" when either is missing.
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// markdown renders the whole report.
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# webrouter benchmark, %s\n\n", r.started.Format("2006-01-02 15:04 MST"))
+	for _, f := range r.facts {
+		fmt.Fprintf(&b, "- %s\n", f)
+	}
+	if len(r.opts.cases) > 0 {
+		fmt.Fprintf(&b, "- placement: %s\n", r.pinning)
+		fmt.Fprintf(&b, "- method: %d round(s), proxies interleaved in each (%s); per run a fresh proxy, %s unmeasured warm-up, "+
+			"%s measured `wrk -t1 --timeout 10s`; medians over rounds. CPU = user+system of the proxy's process tree "+
+			"(`/proc/<pid>/stat`) during the measured run; peak RSS = VmHWM summed over the tree. Errors = wrk socket "+
+			"errors (connect, read, write, timeout) + status ≥ 400, summed over rounds. Other load = cores used by other processes "+
+			"(the machine is shared) during the measured run, on the proxy's core / on the load's core (from `/proc/stat`, "+
+			"medians): other load on the proxy's core takes time from the proxy, so read such a row with care. Logging off everywhere.\n",
+			r.opts.rounds, strings.Join(r.opts.proxies, ", "), r.opts.warmup, r.opts.duration)
+	}
+	if len(r.opts.cases) > 0 {
+		fmt.Fprintf(&b, "- %s\n", r.quietSummary())
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	if len(r.opts.cases) > 0 {
+		r.summaryTable(&b)
+		for _, c := range r.opts.cases {
+			r.caseTable(&b, c)
+		}
+	}
+	if r.scale != nil {
+		r.scale.markdown(&b)
+	}
+	if r.micro != "" {
+		b.WriteString("\n## Micro-benchmarks (`go test -bench`, route lookup, policy pick, instance change)\n\n```\n")
+		b.WriteString(r.micro)
+		b.WriteString("```\n")
+	}
+	return b.String()
+}
+
+// quietSummary says how the shared machine's other load was handled.
+func (r *report) quietSummary() string {
+	if r.opts.quiet <= 0 {
+		return "other load: not waited for, no run repeated (-quiet 0)"
+	}
+	var runs, repeated, noisy int
+	var waited time.Duration
+	for _, byProxy := range r.samples {
+		for p, ss := range byProxy {
+			for _, s := range ss {
+				runs++
+				waited += s.quiet.waited
+				if s.quiet.attempts > 1 {
+					repeated++
+				}
+				if s.err == "" && s.noise(p == "direct") > r.opts.quiet {
+					noisy++
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("other load: before each run the harness waited (up to %s) for the machine to use ≤ %.2f cores "+
+		"(%s waited in all); %d of %d samples needed a repeat because other processes took more than %.2f cores "+
+		"on the proxy's or the load's cores during the run (up to %d repeats, the quietest attempt kept); %d kept "+
+		"samples are still above it", r.opts.quietWait, r.opts.quiet, waited.Round(time.Second), repeated, runs,
+		r.opts.quiet, r.opts.retries, noisy)
+}
+
+// peers are the proxies webrouter is compared with.
+func (r *report) peers() []string {
+	var out []string
+	for _, p := range r.opts.proxies {
+		if p != "webrouter" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// summaryTable is one line per case: webrouter's req/s and its ratio to
+// each peer.
+func (r *report) summaryTable(b *strings.Builder) {
+	if !contains(r.opts.proxies, "webrouter") {
+		return
+	}
+	b.WriteString("\n## Summary: webrouter req/s ÷ peer req/s (> 1: webrouter faster)\n\n| case | webrouter req/s |")
+	for _, p := range r.peers() {
+		fmt.Fprintf(b, " ÷ %s |", p)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(r.peers())) + "\n")
+	for _, c := range r.opts.cases {
+		wr := r.stats(c.name, "webrouter")
+		fmt.Fprintf(b, "| %s | %.0f |", c.name, wr.rps)
+		for _, p := range r.peers() {
+			fmt.Fprintf(b, " %s |", ratio(wr.rps, r.stats(c.name, p).rps))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// caseTable is one row per proxy with the medians and webrouter/peer
+// ratios.
+func (r *report) caseTable(b *strings.Builder, c benchCase) {
+	fmt.Fprintf(b, "\n## %s — %s\n\n", c.name, c.describe(r.opts))
+	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req | peak RSS MiB | errors / requests " +
+		"| other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	wr := r.stats(c.name, "webrouter")
+	var failures []string
+	for _, p := range r.opts.proxies {
+		st := r.stats(c.name, p)
+		for _, f := range st.failures {
+			failures = append(failures, fmt.Sprintf("%s: %s", p, firstLine(f)))
+		}
+		if st.ok == 0 {
+			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | |\n", p, st.rounds, st.rounds)
+			continue
+		}
+		cpu, rss := fmt.Sprintf("%.2f", st.cpu), fmt.Sprintf("%.1f", st.rssMiB)
+		if p == "direct" {
+			cpu, rss = "—", "—"
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %d / %d | %.2f / %.2f |", p, st.rps, st.p50, st.p99,
+			st.p999, cpu, rss, st.errors, st.requests, st.otherP, st.otherL)
+		switch {
+		case p == "webrouter" || wr.ok == 0:
+			b.WriteString(" | | |\n")
+		case p == "direct":
+			fmt.Fprintf(b, " %s | %s | — |\n", ratio(wr.rps, st.rps), ratio(wr.p99, st.p99))
+		default:
+			fmt.Fprintf(b, " %s | %s | %s |\n", ratio(wr.rps, st.rps), ratio(wr.p99, st.p99), ratio(wr.cpu, st.cpu))
+		}
+		if st.ok < st.rounds {
+			failures = append(failures, fmt.Sprintf("%s: medians over %d of %d rounds", p, st.ok, st.rounds))
+		}
+	}
+	for _, f := range failures {
+		fmt.Fprintf(b, "\n- FAILED %s", f)
+	}
+	if len(failures) > 0 {
+		b.WriteString("\n")
+	}
+}
