@@ -75,9 +75,3 @@ func RegistryChurn(ctx context.Context, r *testbed.Router, backends []*Backend, 
 	return res, churnErr
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
