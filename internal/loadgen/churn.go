@@ -74,4 +74,3 @@ func RegistryChurn(ctx context.Context, r *testbed.Router, backends []*Backend, 
 	res := load.Wait()
 	return res, churnErr
 }
-
