@@ -148,15 +148,16 @@ func TestWebSocketFailures(t *testing.T) {
 
 func TestSplitAt(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
-	at := func(start, end int) Failure { // milliseconds from t0
-		return Failure{Start: t0.Add(time.Duration(start) * time.Millisecond), At: t0.Add(time.Duration(end) * time.Millisecond)}
-	}
-	fs := []Failure{at(-5, 1), at(-5, 0), at(-3000, 900), at(-5, -1), at(1, 2), at(-5, 1500)}
-	in, other := SplitAt(fs, t0, time.Second)
-	if len(in) != 3 || len(other) != 3 {
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	at := func(start, end int) Failure { return Failure{Start: ms(start), At: ms(end)} }
+	// The event: from t0 to t0+10ms, window 1s.
+	fs := []Failure{at(-5, 1), at(-5, 0), at(-3000, 900), at(5, 12), at(-5, 1010), // in flight
+		at(-5, -1), at(10, 12), at(11, 20), at(-5, 1011)} // not
+	in, other := SplitAt(fs, t0, ms(10), time.Second)
+	if len(in) != 5 || len(other) != 4 {
 		t.Fatalf("in flight %v, other %v", in, other)
 	}
-	for i, want := range []Failure{at(-5, -1), at(1, 2), at(-5, 1500)} {
+	for i, want := range fs[5:] {
 		if other[i] != want {
 			t.Errorf("other[%d] = %v, want %v", i, other[i], want)
 		}

@@ -89,11 +89,14 @@ func (r MixResult) Summary() string {
 		r.WebSocket.Failed, r.WebSocket.Total, r.Messages)
 }
 
-// SplitAt splits failures into those in flight at t (started before t,
-// seen at or after t and within window of it) and the others.
-func SplitAt(failures []Failure, t time.Time, window time.Duration) (inFlight, other []Failure) {
+// SplitAt splits failures into those in flight at an event that began at
+// from and was over at to (sent before to, seen at or after from and
+// within window after to) and the others. For a backend killed, from is
+// the signal and to the moment the process was gone: a request sent in
+// between may have reached the backend before it died.
+func SplitAt(failures []Failure, from, to time.Time, window time.Duration) (inFlight, other []Failure) {
 	for _, f := range failures {
-		if f.Start.Before(t) && !f.At.Before(t) && f.At.Sub(t) <= window {
+		if f.Start.Before(to) && !f.At.Before(from) && f.At.Sub(to) <= window {
 			inFlight = append(inFlight, f)
 		} else {
 			other = append(other, f)

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
 )
 
 // Nginx is the seeds' stack: nginx fed by a config file rendered from the

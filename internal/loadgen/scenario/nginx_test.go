@@ -151,4 +151,3 @@ func TestNginxConfRenders(t *testing.T) {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
 }
-
