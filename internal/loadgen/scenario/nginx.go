@@ -23,8 +23,8 @@ type Nginx struct {
 	httpPort, ctlPort int
 	generation        int
 	state             *nginxState
-	master            int // current master pid (a daemon: not a child of this process)
-	workers           int // worker processes per master: what worker_processes auto starts
+	master            proc // the current master (a daemon: not a child of this process)
+	workers           int  // worker processes per master: what worker_processes auto starts
 	ctl               *http.Client
 }
 
@@ -58,8 +58,9 @@ func StartNginx(bin, dir string) (*Nginx, error) {
 		return nil, fmt.Errorf("start nginx: %w\n%s", err, out)
 	}
 	if err := poll(context.Background(), 10*time.Second, 5*time.Millisecond, "nginx to write its pid file", func() (bool, error) {
-		n.master = n.readPid()
-		return n.master != 0, nil
+		var ok bool
+		n.master, ok = n.readPid()
+		return ok, nil
 	}); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, n.Log())
 	}
@@ -206,11 +207,11 @@ func (n *Nginx) Sync(ctx context.Context) error {
 }
 
 // accepting returns master's worker processes that are not shutting down.
-func (n *Nginx) accepting(master int) []int {
-	var out []int
-	for _, pid := range children(master) {
-		if t := title(pid); strings.Contains(t, "worker process") && !strings.Contains(t, "shutting down") {
-			out = append(out, pid)
+func (n *Nginx) accepting(master proc) []proc {
+	var out []proc
+	for _, p := range master.children() {
+		if t := title(p.pid); strings.Contains(t, "worker process") && !strings.Contains(t, "shutting down") {
+			out = append(out, p)
 		}
 	}
 	return out
@@ -226,22 +227,24 @@ func (n *Nginx) Upgrade(ctx context.Context) error {
 		return err
 	}
 	old := n.master
-	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
-		return fmt.Errorf("USR2 to nginx %d: %w", old, err)
+	if err := old.signal(syscall.SIGUSR2); err != nil {
+		return fmt.Errorf("USR2 to nginx %d: %w", old.pid, err)
 	}
-	var master int
+	var master proc
 	if err := poll(ctx, 30*time.Second, 10*time.Millisecond, "the new nginx master and its workers", func() (bool, error) {
-		master = n.readPid() // 0 while nginx.pid is renamed to nginx.pid.oldbin and not yet rewritten
-		return master != 0 && master != old && len(n.accepting(master)) == n.workers, nil
+		// nginx.pid is renamed nginx.pid.oldbin, then written by the new master.
+		p, ok := n.readPid()
+		master = p
+		return ok && p != old && len(n.accepting(p)) == n.workers, nil
 	}); err != nil {
 		return err
 	}
-	if err := syscall.Kill(old, syscall.SIGWINCH); err != nil {
-		return fmt.Errorf("WINCH to nginx %d: %w", old, err)
+	if err := old.signal(syscall.SIGWINCH); err != nil {
+		return fmt.Errorf("WINCH to nginx %d: %w", old.pid, err)
 	}
 	if err := poll(ctx, 120*time.Second, 20*time.Millisecond, "the old nginx workers to finish", func() (bool, error) {
-		for _, pid := range children(old) {
-			if pid != master {
+		for _, p := range old.children() {
+			if p != master {
 				return false, nil
 			}
 		}
@@ -250,29 +253,30 @@ func (n *Nginx) Upgrade(ctx context.Context) error {
 		return err
 	}
 	n.master = master
-	if err := syscall.Kill(old, syscall.SIGQUIT); err != nil {
-		return fmt.Errorf("QUIT to nginx %d: %w", old, err)
+	if err := old.signal(syscall.SIGQUIT); err != nil {
+		return fmt.Errorf("QUIT to nginx %d: %w", old.pid, err)
 	}
-	return waitExit(ctx, old, 30*time.Second)
+	return old.waitExit(ctx, 30*time.Second)
 }
 
-// readPid returns the pid in nginx.pid, or 0.
-func (n *Nginx) readPid() int {
+// readPid returns the process named in nginx.pid; false if there is no
+// such file or process.
+func (n *Nginx) readPid() (proc, bool) {
 	b, err := os.ReadFile(filepath.Join(n.prefix, "nginx.pid"))
 	if err != nil {
-		return 0
+		return proc{}, false
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
+	return findProc(pid)
 }
 
 // Close stops nginx (QUIT: graceful, within 30s, then KILL) and waits for
 // its master and workers to exit.
 func (n *Nginx) Close() error {
-	workers := children(n.master)
-	err := signalAndWait(n.master, syscall.SIGQUIT, 30*time.Second)
-	for _, pid := range workers {
-		if e := signalAndWait(pid, syscall.SIGKILL, 5*time.Second); e != nil && err == nil {
+	workers := n.master.children()
+	err := n.master.stop(syscall.SIGQUIT, 30*time.Second)
+	for _, w := range workers { // gone with the master, unless it was killed
+		if e := w.stop(syscall.SIGKILL, 5*time.Second); e != nil && err == nil {
 			err = e
 		}
 	}

@@ -21,10 +21,9 @@ func (o Outcome) Cell() string {
 	return cell
 }
 
+// firstLine is s on one line, at most 120 bytes long.
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 120 {
 		s = s[:117] + "..."
 	}
@@ -67,10 +66,14 @@ func Table(outcomes []Outcome, proxies []string) string {
 func Details(outcomes []Outcome) string {
 	var b strings.Builder
 	for _, o := range outcomes {
-		fmt.Fprintf(&b, "%d. %s, %s: %s in %.1fs; %s\n", o.Scenario.ID, o.Scenario.Name, o.Proxy, o.Events,
-			o.Elapsed.Seconds(), o.Load.Summary())
+		fmt.Fprintf(&b, "%d. %s, %s: ", o.Scenario.ID, o.Scenario.Name, o.Proxy)
+		if o.Load.Total() > 0 {
+			fmt.Fprintf(&b, "%s in %.1fs; %s\n", o.Events, o.Elapsed.Seconds(), o.Load.Summary())
+		} else {
+			b.WriteString("no load ran\n")
+		}
 		if o.Err != nil {
-			fmt.Fprintf(&b, "   not run: %v\n", o.Err)
+			fmt.Fprintf(&b, "   not run to the end: %s\n", firstLine(o.Err.Error()))
 		}
 		if len(o.InFlight) > 0 {
 			fmt.Fprintf(&b, "   in flight at the kill (%d):\n", len(o.InFlight))

@@ -19,9 +19,9 @@ import (
 // admin API. It runs from a copy of the binary in its own directory, so a
 // binary upgrade (SIGHUP) re-executes that copy.
 type Webrouter struct {
-	r   *testbed.Router
-	pid int          // the process serving now
-	api *http.Client // no keep-alive: each call reaches the process serving now
+	r       *testbed.Router
+	serving proc         // the process serving now
+	api     *http.Client // no keep-alive: each call reaches the process serving now
 }
 
 // StartWebrouter copies bin into a fresh directory under dir, starts it
@@ -40,7 +40,11 @@ func StartWebrouter(bin, dir string, env []string, extra ...string) (*Webrouter,
 	if err != nil {
 		return nil, err
 	}
-	w := &Webrouter{r: r, pid: r.Cmd.Process.Pid,
+	first, ok := findProc(r.Cmd.Process.Pid)
+	if !ok {
+		return nil, fmt.Errorf("webrouter exited at once:\n%s", r.Stderr.String())
+	}
+	w := &Webrouter{r: r, serving: first,
 		api: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}}
 	return w, nil
 }
@@ -179,59 +183,63 @@ func (w *Webrouter) Drain(ctx context.Context, service, id string) error {
 // Sync returns at once: a write is routable when its call returns.
 func (w *Webrouter) Sync(context.Context) error { return nil }
 
-// servingPid asks the admin API which process serves it.
-func (w *Webrouter) servingPid(ctx context.Context) (int, error) {
+// servingProc asks the admin API which process serves it.
+func (w *Webrouter) servingProc(ctx context.Context) (proc, error) {
 	b, err := w.call(ctx, "GET", "/v1/status", nil)
 	if err != nil {
-		return 0, err
+		return proc{}, err
 	}
 	var st struct {
 		Pid int `json:"pid"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return 0, err
+		return proc{}, err
 	}
 	if st.Pid == 0 {
-		return 0, fmt.Errorf("GET /v1/status has no pid: this webrouter cannot upgrade its binary")
+		return proc{}, fmt.Errorf("GET /v1/status has no pid: this webrouter cannot upgrade its binary")
 	}
-	return st.Pid, nil
+	p, ok := findProc(st.Pid)
+	if !ok {
+		return proc{}, fmt.Errorf("webrouter %d, named by GET /v1/status, has exited", st.Pid)
+	}
+	return p, nil
 }
 
 // Upgrade sends SIGHUP to the serving process, waits until a new process
 // serves the admin API, then until the old one has exited (after its
 // requests and WebSockets finished).
 func (w *Webrouter) Upgrade(ctx context.Context) error {
-	old, err := w.servingPid(ctx)
+	old, err := w.servingProc(ctx)
 	if err != nil {
 		return err
 	}
-	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
-		return fmt.Errorf("SIGHUP to webrouter %d: %w", old, err)
+	if err := old.signal(syscall.SIGHUP); err != nil {
+		return fmt.Errorf("SIGHUP to webrouter %d: %w", old.pid, err)
 	}
 	if err := poll(ctx, 30*time.Second, 20*time.Millisecond, "a new webrouter process to serve", func() (bool, error) {
-		pid, err := w.servingPid(ctx)
-		if err == nil && pid != old {
-			w.pid = pid
+		p, err := w.servingProc(ctx)
+		if err == nil && p != old {
+			w.serving = p
 		}
-		return w.pid != old, err
+		return w.serving != old, err
 	}); err != nil {
 		return fmt.Errorf("%w\n%s", err, w.Log())
 	}
-	return waitExit(ctx, old, 120*time.Second)
+	return old.waitExit(ctx, 120*time.Second)
 }
 
 // Close stops the serving process (SIGTERM, graceful) and waits for it.
 func (w *Webrouter) Close() error {
-	if w.pid == w.r.Cmd.Process.Pid {
+	if w.serving.pid == w.r.Cmd.Process.Pid {
 		_, err := w.r.Stop(30 * time.Second)
 		return err
 	}
-	err := signalAndWait(w.pid, syscall.SIGTERM, 30*time.Second)
+	err := w.serving.stop(syscall.SIGTERM, 30*time.Second)
 	select { // the first process's output pipes close with the last process
 	case <-w.r.Done():
 	case <-time.After(10 * time.Second):
 		if err == nil {
-			err = fmt.Errorf("webrouter %d: output still open 10s after the exit", w.pid)
+			err = fmt.Errorf("webrouter %d: output still open 10s after the exit", w.serving.pid)
 		}
 	}
 	return err
