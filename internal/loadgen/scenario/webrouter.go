@@ -101,6 +101,8 @@ func (w *Webrouter) PutService(ctx context.Context, name string, s Service) erro
 	}
 	if s.HealthInterval > 0 {
 		body["health_interval"] = s.HealthInterval.String()
+		// A probe's timeout may not exceed the interval (default 1s).
+		body["health_timeout"] = min(s.HealthInterval, time.Second).String()
 	}
 	_, err := w.call(ctx, "PUT", "/v1/services/"+name, body)
 	return err
