@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/webrouter/webrouter/internal/testbed"
 )
 
@@ -46,8 +48,8 @@ type router struct {
 	http      string // entry point address
 	admin     string // admin API address
 	token     string
-	stderr    *testbed.Buffer
-	stdout    *testbed.Buffer // the access log
+	stderr    *testbed.LogFile
+	stdout    *testbed.LogFile // the access log
 	stopped   bool
 	apiClient *http.Client
 }
@@ -64,7 +66,13 @@ func startRouter(t *testing.T, data string, extra ...string) *router {
 }
 
 func launch(t *testing.T, data string, extra ...string) (*router, error) {
-	tr, err := testbed.Start(binary, data, cleanEnv(), append([]string{"--shutdown-grace", "5s"}, extra...)...)
+	return launchBin(t, binary, data, extra...)
+}
+
+// launchBin is launch with another binary (e.g. a copy an upgrade test can
+// replace).
+func launchBin(t *testing.T, bin, data string, extra ...string) (*router, error) {
+	tr, err := testbed.Start(bin, data, cleanEnv(), append([]string{"--shutdown-grace", "5s"}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -183,4 +191,26 @@ func decode(t *testing.T, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
 	}
+}
+
+// wsEchoBackend starts a WebSocket echo server.
+func wsEchoBackend(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
 }

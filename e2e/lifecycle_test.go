@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,6 +23,8 @@ func TestGracefulShutdown(t *testing.T) {
 		io.WriteString(w, "finished")
 	}))
 	t.Cleanup(slow.Close)
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before slow.Close, which waits for the handler
 	r.mustAPI("PUT", "/v1/services/slow", `{"mountpoints":["slow.test"]}`)
 	r.mustAPI("PUT", "/v1/services/slow/instances/a", instanceJSON(slow))
 
@@ -59,7 +62,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("router exited with a request in flight")
 	default:
 	}
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	res := <-done
 	if res.err != nil || res.code != 200 || res.body != "finished" {
 		t.Errorf("in-flight request: %d %q %v", res.code, res.body, res.err)

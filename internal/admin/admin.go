@@ -36,6 +36,7 @@ type Options struct {
 	Started     time.Time     // reported by /v1/status
 	WaitTimeout time.Duration // how long a write waits to become routable; 0: 2s
 	Log         *slog.Logger  // nil: discard
+	Upgrade     func() error  // starts a binary upgrade (POST /v1/upgrade); nil: 501
 }
 
 type server struct {
@@ -58,6 +59,8 @@ func New(o Options) http.Handler {
 	mux.Handle("/v1/services/{name}/instances/{id}", methods{http.MethodGet: s.getInstance, http.MethodPut: s.putInstance, http.MethodDelete: s.deleteInstance})
 	mux.Handle("/v1/routes", methods{http.MethodGet: s.routes})
 	mux.Handle("/v1/status", methods{http.MethodGet: s.status})
+	mux.Handle("/v1/services/{name}/instances/{id}/state", methods{http.MethodPut: s.putInstanceState})
+	mux.Handle("/v1/upgrade", methods{http.MethodPost: s.upgrade})
 	if o.Metrics != nil {
 		mux.Handle("/metrics", methods{http.MethodGet: o.Metrics.ServeHTTP})
 	}
@@ -86,7 +89,7 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	allow := ""
-	for _, k := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+	for _, k := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
 		if _, ok := m[k]; ok {
 			if allow != "" {
 				allow += ", "

@@ -74,7 +74,7 @@ func (s *server) getInstance(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.instanceView(in))
+	writeJSON(w, http.StatusOK, s.instanceView(r.PathValue("name"), in))
 }
 
 func (s *server) putInstance(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +99,7 @@ func (s *server) putInstance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.settle(r, rev)
-	writeJSON(w, statusFor(created), s.instanceView(in))
+	writeJSON(w, statusFor(created), s.instanceView(name, in))
 }
 
 func (s *server) deleteInstance(w http.ResponseWriter, r *http.Request) {
@@ -158,22 +158,24 @@ func (s *server) instance(name, id string) (catalog.Instance, error) {
 func (s *server) serviceView(e *catalog.Entry) api.Service {
 	v := api.Service{Service: e.Service, Instances: make([]api.Instance, 0, len(e.Instances))}
 	for _, in := range e.Instances {
-		v.Instances = append(v.Instances, s.instanceView(in))
+		v.Instances = append(v.Instances, s.instanceView(e.Service.Name, in))
 	}
 	return v
 }
 
-// instanceView adds the runtime state of the instance's address, when the
-// live table routes to it.
-func (s *server) instanceView(in catalog.Instance) api.Instance {
+// instanceView adds the runtime state this router has for the instance:
+// what is in flight on it, and the health of its address.
+func (s *server) instanceView(service string, in catalog.Instance) api.Instance {
 	v := api.Instance{Instance: in}
+	if ep, ok := s.Hosts.Endpoint(service + "/" + in.ID); ok {
+		v.InFlight = ep.InFlight()
+	}
 	h, ok := s.Hosts.Get(in.HostPort())
 	if !ok {
 		return v
 	}
 	now := time.Now()
 	v.Health = h.Health(now)
-	v.InFlight = h.InFlight()
 	v.Requests = h.Total()
 	v.Fails = h.Fails()
 	if t := h.PassiveDownUntil(now); !t.IsZero() {

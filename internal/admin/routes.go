@@ -3,6 +3,7 @@ package admin
 import (
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -28,7 +29,7 @@ func (s *server) routes(w http.ResponseWriter, r *http.Request) {
 			host, port := splitAddr(tg.Addr)
 			iv := api.Instance{
 				Instance: catalog.Instance{ID: tg.ID, Address: host, Port: port, Weight: tg.Weight, State: catalog.InstanceState(tg.State)},
-				Health:   tg.Host.Health(now), InFlight: tg.Host.InFlight(), Requests: tg.Host.Total(), Fails: tg.Host.Fails(),
+				Health:   tg.Host.Health(now), InFlight: tg.Endpoint.InFlight(), Requests: tg.Host.Total(), Fails: tg.Host.Fails(),
 			}
 			if d := tg.Host.PassiveDownUntil(now); !d.IsZero() {
 				iv.DownUntil = d.UTC()
@@ -54,7 +55,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	t := s.Live.Table()
 	st := s.Store.State()
 	out := api.Status{
-		Version: s.Version, Registry: s.Store.Kind(), State: s.Store.Status().State, Reason: s.Store.Status().Reason,
+		Version: s.Version, PID: os.Getpid(), Registry: s.Store.Kind(), State: s.Store.Status().State, Reason: s.Store.Status().Reason,
 		Generation: t.Gen, Revision: t.Rev, Addresses: s.Hosts.Len(), Started: s.Started,
 	}
 	for _, e := range st.List() {

@@ -48,7 +48,7 @@ type ServiceList struct {
 type Instance struct {
 	catalog.Instance
 	Health    string    `json:"health,omitempty"`    // "up", "down (passive)", "down (active)"; empty when not routed
-	InFlight  int64     `json:"in_flight"`           // requests and connections under way
+	InFlight  int64     `json:"in_flight"`           // this instance's requests and open connections (WebSockets) under way
 	Requests  uint64    `json:"requests,omitempty"`  // requests started since the router began
 	Fails     int       `json:"fails,omitempty"`     // passive failures in the current window
 	DownUntil time.Time `json:"down_until,omitzero"` // while passively down
@@ -73,9 +73,21 @@ type Route struct {
 	Instances   []Instance `json:"instances"`
 }
 
+// InstanceState is the body of PUT /v1/services/{name}/instances/{id}/state.
+type InstanceState struct {
+	State catalog.InstanceState `json:"state"`
+}
+
+// Upgrade is the answer to a successful POST /v1/upgrade.
+type Upgrade struct {
+	OldPID  int    `json:"old_pid"` // the process that answered, now draining
+	Message string `json:"message"`
+}
+
 // Status is the router's own state.
 type Status struct {
 	Version    string    `json:"version"`
+	PID        int       `json:"pid"`              // the serving process (changes with each upgrade)
 	Registry   string    `json:"registry"`         // "embedded", "etcd", …
 	State      string    `json:"state"`            // "ok" or "degraded"
 	Reason     string    `json:"reason,omitempty"` // why degraded

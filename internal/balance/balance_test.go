@@ -25,7 +25,7 @@ func mkTargets(weights ...int) []*upstream.Target {
 			id = string(rune('a' + i))
 		}
 		addr := fmt.Sprintf("10.1.%d.%d:80", i/256, i%256)
-		ts[i] = &upstream.Target{ID: id, Addr: addr, Weight: w, Ready: true, Host: set.Acquire(addr)}
+		ts[i] = &upstream.Target{ID: id, Addr: addr, Weight: w, Ready: true, Host: set.Acquire(addr, nil)}
 	}
 	return ts
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -35,6 +36,27 @@ type Service struct {
 	StripPrefix bool     `json:"strip_prefix"`
 	MaxFails    int      `json:"max_fails"`
 	FailTimeout Duration `json:"fail_timeout"`
+
+	// Active health checks, when Healthcheck is set (else all zero).
+	HealthInterval Duration `json:"health_interval,omitempty"`
+	HealthTimeout  Duration `json:"health_timeout,omitempty"`
+	HealthRise     int      `json:"health_rise,omitempty"`
+	HealthFall     int      `json:"health_fall,omitempty"`
+	HealthStatus   string   `json:"health_status,omitempty"` // e.g. "200-399" or "200,204"
+}
+
+// Defaults for active health checks.
+const (
+	DefaultHealthInterval = 3 * time.Second
+	DefaultHealthTimeout  = time.Second
+	DefaultHealthRise     = 2
+	DefaultHealthFall     = 3
+	DefaultHealthStatus   = "200-399"
+)
+
+// Equal reports whether two services are the same in every field.
+func (s Service) Equal(o Service) bool {
+	return reflect.DeepEqual(s, o)
 }
 
 // ServiceSpec is what a client writes for a service: every field but
@@ -48,6 +70,12 @@ type ServiceSpec struct {
 	StripPrefix *bool    `json:"strip_prefix,omitempty"`
 	MaxFails    *int     `json:"max_fails,omitempty"`
 	FailTimeout string   `json:"fail_timeout,omitempty"` // Go duration, e.g. "10s"
+
+	HealthInterval string `json:"health_interval,omitempty"` // default 3s
+	HealthTimeout  string `json:"health_timeout,omitempty"`  // default 1s
+	HealthRise     *int   `json:"health_rise,omitempty"`     // default 2
+	HealthFall     *int   `json:"health_fall,omitempty"`     // default 3
+	HealthStatus   string `json:"health_status,omitempty"`   // default "200-399"
 }
 
 // NewService validates spec, applies defaults and returns the service in
@@ -83,6 +111,9 @@ func NewService(name string, spec ServiceSpec) (Service, error) {
 	}
 	if s.Balance == "" {
 		s.Balance = RoundRobin
+	}
+	if err := s.healthFromSpec(spec); err != nil {
+		return Service{}, err
 	}
 	if len(spec.Mountpoints) == 0 {
 		return Service{}, fieldErr("mountpoints", "required: give at least one, e.g. [\"demo.lain.local\"]")
@@ -142,6 +173,11 @@ func ParseService(data []byte) (Service, error) {
 	spec := ServiceSpec{
 		Mountpoints: s.Mountpoints, Healthcheck: s.Healthcheck, HTTPSOnly: s.HTTPSOnly,
 		Balance: s.Balance, StripPrefix: &s.StripPrefix, MaxFails: &s.MaxFails, FailTimeout: s.FailTimeout.String(),
+		HealthStatus: s.HealthStatus,
+	}
+	if s.Healthcheck != "" {
+		spec.HealthInterval, spec.HealthTimeout = s.HealthInterval.String(), s.HealthTimeout.String()
+		spec.HealthRise, spec.HealthFall = &s.HealthRise, &s.HealthFall
 	}
 	return NewService(s.Name, spec)
 }

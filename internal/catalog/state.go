@@ -191,11 +191,7 @@ func (s *State) Replace(rev uint64, entries []*Entry) {
 }
 
 func equalEntry(a, b *Entry) bool {
-	return slices.Equal(a.Service.Mountpoints, b.Service.Mountpoints) &&
-		a.Service.Name == b.Service.Name && a.Service.Healthcheck == b.Service.Healthcheck &&
-		a.Service.HTTPSOnly == b.Service.HTTPSOnly && a.Service.Balance == b.Service.Balance &&
-		a.Service.StripPrefix == b.Service.StripPrefix && a.Service.MaxFails == b.Service.MaxFails &&
-		a.Service.FailTimeout == b.Service.FailTimeout && slices.Equal(a.Instances, b.Instances)
+	return a.Service.Equal(b.Service) && slices.Equal(a.Instances, b.Instances)
 }
 
 // set installs (or, for nil, removes) an entry, keeps the owner index and

@@ -16,7 +16,8 @@ import (
 // instanceCmd groups the commands on instances.
 func (a *app) instanceCmd() *cobra.Command {
 	cmd := group("instance", "Register, list, show and remove service instances", "instances", "inst")
-	cmd.AddCommand(a.instancePutCmd(), a.instanceListCmd(), a.instanceGetCmd(), a.instanceDeleteCmd())
+	cmd.AddCommand(a.instancePutCmd(), a.instanceListCmd(), a.instanceGetCmd(), a.instanceDeleteCmd(),
+		a.instanceStateCmd(), a.instanceDrainCmd())
 	a.addClientFlags(cmd)
 	return cmd
 }

@@ -207,8 +207,13 @@ func writeInstance(w io.Writer, in api.Instance) error {
 func writeStatus(w io.Writer, s api.Status) error {
 	t := &table{}
 	t.row("version:", s.Version)
+	t.row("pid:", strconv.Itoa(s.PID))
 	t.row("registry:", s.Registry)
-	t.row("state:", s.State)
+	state := s.State
+	if s.Reason != "" {
+		state += " (" + s.Reason + ")"
+	}
+	t.row("state:", state)
 	t.row("generation:", strconv.FormatUint(s.Generation, 10))
 	t.row("revision:", strconv.FormatUint(s.Revision, 10))
 	t.row("services:", strconv.Itoa(s.Services))
@@ -216,4 +221,10 @@ func writeStatus(w io.Writer, s api.Status) error {
 	t.row("addresses:", strconv.Itoa(s.Addresses))
 	t.row("started:", s.Started.Format(time.RFC3339))
 	return t.write(w)
+}
+
+// writeUpgrade reports a finished upgrade.
+func writeUpgrade(w io.Writer, u api.Upgrade) error {
+	_, err := fmt.Fprintf(w, "upgraded: %s (old pid %d)\n", u.Message, u.OldPID)
+	return err
 }

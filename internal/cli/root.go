@@ -81,6 +81,7 @@ func newRoot(a *app) *cobra.Command {
 		a.instanceCmd(),
 		a.routesCmd(),
 		a.statusCmd(),
+		a.upgradeCmd(),
 	)
 	return root
 }

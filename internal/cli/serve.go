@@ -37,7 +37,10 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "`address` of the admin API")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "`directory` of the embedded registry")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer `token` the admin API requires (required off loopback)")
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight requests may take on shutdown")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight requests may take on shutdown or after an upgrade")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "how long a draining or removed instance's requests and WebSockets may continue")
+	fs.DurationVar(&c.UpgradeTimeout, "upgrade-timeout", c.UpgradeTimeout, "how long the new process may take to become ready on upgrade")
+	fs.StringVar(&c.PIDFile, "pid-file", c.PIDFile, "write the serving process's pid to this `file` (follows upgrades)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", c.ConnectTimeout, "timeout for dialling a backend")
 	fs.DurationVar(&c.ResponseTimeout, "response-timeout", c.ResponseTimeout, "timeout from request sent to response headers")
 	fs.IntVar(&c.IdleConnsPerHost, "idle-conns-per-host", c.IdleConnsPerHost, "kept-alive connections per backend address")
@@ -85,7 +88,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)).With("pid", os.Getpid()), nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(slog.NewTextHandler(w, opts)).With("pid", os.Getpid()), nil
 }

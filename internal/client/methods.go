@@ -71,3 +71,20 @@ func (c *Client) Status(ctx context.Context) (api.Status, error) {
 	err := c.do(ctx, http.MethodGet, nil, &out, "v1", "status")
 	return out, err
 }
+
+// SetInstanceState changes only the administrative state of instance id of
+// service (PUT /v1/services/{name}/instances/{id}/state) and returns the
+// instance with what is still in flight on it.
+func (c *Client) SetInstanceState(ctx context.Context, service, id string, state catalog.InstanceState) (api.Instance, error) {
+	var out api.Instance
+	err := c.do(ctx, http.MethodPut, api.InstanceState{State: state}, &out, "v1", "services", service, "instances", id, "state")
+	return out, err
+}
+
+// Upgrade asks the router to replace itself with the binary now at its
+// path (POST /v1/upgrade); it returns once the new process is ready.
+func (c *Client) Upgrade(ctx context.Context) (api.Upgrade, error) {
+	var out api.Upgrade
+	err := c.do(ctx, http.MethodPost, nil, &out, "v1", "upgrade")
+	return out, err
+}

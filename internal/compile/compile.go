@@ -98,9 +98,12 @@ func (c *Compiler) allocSlot(slots *[]*route.Service) int {
 	return len(*slots) - 1
 }
 
-// service compiles one entry, reusing old's targets for unchanged instances.
+// service compiles one entry, reusing old's targets for instances whose
+// address, weight, state and probe did not change. Draining instances keep
+// their endpoint (and what is in flight on it) but start its drain.
 func (c *Compiler) service(e *catalog.Entry, old *compiled) *route.Service {
 	s := e.Service
+	check := checkOf(s)
 	var prev map[string]*upstream.Target
 	if old != nil {
 		prev = make(map[string]*upstream.Target, len(old.svc.Targets))
@@ -112,15 +115,21 @@ func (c *Compiler) service(e *catalog.Entry, old *compiled) *route.Service {
 	kept := make(map[*upstream.Target]bool, len(prev))
 	for _, in := range e.Instances {
 		addr := in.HostPort()
-		if t := prev[in.ID]; t != nil && t.Addr == addr && t.Weight == in.Weight && t.State == string(in.State) {
-			targets = append(targets, t)
+		t := prev[in.ID]
+		if t != nil && t.Addr == addr && t.Weight == in.Weight && t.State == string(in.State) && sameCheck(t.Check, check) {
 			kept[t] = true
-			continue
+		} else {
+			t = &upstream.Target{
+				ID: in.ID, Addr: addr, Weight: in.Weight, State: string(in.State), Ready: in.State == catalog.Ready,
+				Check: check, Host: c.hosts.Acquire(addr, check), Endpoint: c.hosts.AcquireEndpoint(s.Name + "/" + in.ID),
+			}
 		}
-		targets = append(targets, &upstream.Target{
-			ID: in.ID, Addr: addr, Weight: in.Weight, State: string(in.State), Ready: in.State == catalog.Ready,
-			Host: c.hosts.Acquire(addr),
-		})
+		if t.Ready {
+			c.hosts.Undrain(t.Endpoint)
+		} else {
+			c.hosts.Drain(t.Endpoint)
+		}
+		targets = append(targets, t)
 	}
 	if old != nil {
 		c.release(old.svc.Targets, kept)
@@ -137,11 +146,38 @@ func (c *Compiler) service(e *catalog.Entry, old *compiled) *route.Service {
 	}
 }
 
+// checkOf is the probe a service wants for its addresses, or nil. HTTP
+// probes carry the service's first exact host as their Host header.
+func checkOf(s catalog.Service) *upstream.Check {
+	if s.Healthcheck == "" {
+		return nil
+	}
+	c := &upstream.Check{
+		Interval: time.Duration(s.HealthInterval), Timeout: time.Duration(s.HealthTimeout),
+		Rise: s.HealthRise, Fall: s.HealthFall,
+	}
+	if s.Healthcheck != "tcp" {
+		c.Path, c.Status = s.Healthcheck, s.HealthStatus
+		for _, m := range s.MountpointsParsed() {
+			if !m.Wildcard {
+				c.Host = m.Host
+				break
+			}
+		}
+	}
+	return c
+}
+
+func sameCheck(a, b *upstream.Check) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
 // release drops the Set references of targets not in keep.
 func (c *Compiler) release(targets []*upstream.Target, keep map[*upstream.Target]bool) {
 	for _, t := range targets {
 		if !keep[t] {
-			c.hosts.Release(t.Addr)
+			c.hosts.Release(t.Addr, t.Check)
+			c.hosts.ReleaseEndpoint(t.Endpoint.Key)
 		}
 	}
 }

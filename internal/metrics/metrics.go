@@ -36,7 +36,6 @@ var classNames = [6]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
 
 // Options name the sources of gauges that are read at scrape time.
 type Options struct {
-	Hosts            *upstream.Set // backend addresses: up, in flight, requests
 	AccessLogDropped func() uint64 // nil: not exported
 }
 
@@ -63,15 +62,18 @@ func New(o Options) *Metrics {
 	}
 	m.reg.MustRegister(m.requests, m.upstreamTime, m.conns, m.generation, m.registryErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if o.Hosts != nil {
-		m.reg.MustRegister(&backendCollector{hosts: o.Hosts})
-	}
 	if o.AccessLogDropped != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "webrouter_access_log_dropped_total", Help: "Access log lines dropped because the output could not keep up.",
 		}, func() float64 { return float64(o.AccessLogDropped()) }))
 	}
 	return m
+}
+
+// WatchBackends exports the state of every backend address in hosts: up,
+// in flight, requests.
+func (m *Metrics) WatchBackends(hosts *upstream.Set) {
+	m.reg.MustRegister(&backendCollector{hosts: hosts})
 }
 
 // Handler serves the metrics in the Prometheus text format.

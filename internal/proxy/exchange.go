@@ -31,6 +31,34 @@ type exchange struct {
 	upStatus    int           // status the backend answered with
 	err         error         // last upstream error
 	body        *countingBody // the request body, when there is one
+
+	clientCtx context.Context    // the server's request context: done when the client goes
+	cancel    context.CancelFunc // cancels the forwarded request (drain deadline)
+	stopDrain func() bool        // unregisters cancel from the target's drain deadline
+}
+
+// beginAttempt counts an attempt on t and arranges for t's drain deadline
+// to cut it off.
+func (x *exchange) beginAttempt(t *upstream.Target) {
+	t.Host.Begin()
+	t.Endpoint.Begin()
+	x.stopDrain = context.AfterFunc(t.Endpoint.Context(), x.cancel)
+}
+
+// endAttempt undoes beginAttempt once the attempt is over.
+func (x *exchange) endAttempt(t *upstream.Target) {
+	t.Host.End()
+	t.Endpoint.End()
+	if x.stopDrain != nil {
+		x.stopDrain()
+		x.stopDrain = nil
+	}
+}
+
+// cutByDrain reports whether the forwarded request was cancelled by the
+// target's drain deadline rather than by the client.
+func (x *exchange) cutByDrain() bool {
+	return x.target != nil && x.target.Endpoint.Context().Err() != nil && x.clientCtx.Err() == nil
 }
 
 type exchangeKey struct{}
@@ -111,18 +139,20 @@ func (b *countingBody) readErr() error {
 	return nil
 }
 
-// upstreamBody ends the target's in-flight count when the proxy closes the
-// response body, i.e. when the response has been passed on.
+// upstreamBody ends the attempt when the proxy closes the response body,
+// i.e. when the response (or, for a switched protocol, the connection) has
+// been passed on.
 type upstreamBody struct {
 	io.ReadCloser
-	host *upstream.Host
+	x    *exchange
+	t    *upstream.Target
 	done atomic.Bool
 }
 
 func (b *upstreamBody) Close() error {
 	err := b.ReadCloser.Close()
 	if b.done.CompareAndSwap(false, true) {
-		b.host.End()
+		b.x.endAttempt(b.t)
 	}
 	return err
 }
@@ -137,8 +167,8 @@ type upstreamConn struct {
 
 func (c upstreamConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
-func wrapUpstreamBody(body io.ReadCloser, h *upstream.Host) io.ReadCloser {
-	ub := &upstreamBody{ReadCloser: body, host: h}
+func wrapUpstreamBody(body io.ReadCloser, x *exchange, t *upstream.Target) io.ReadCloser {
+	ub := &upstreamBody{ReadCloser: body, x: x, t: t}
 	if rwc, ok := body.(io.ReadWriteCloser); ok {
 		return upstreamConn{upstreamBody: ub, w: rwc}
 	}

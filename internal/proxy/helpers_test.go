@@ -29,9 +29,9 @@ type rig struct {
 	clock atomic.Pointer[time.Time] // when set, the proxy's clock
 }
 
-func newRig(t *testing.T, topts TransportOptions) *rig {
+func newRig(t *testing.T, topts TransportOptions, opts ...upstream.Option) *rig {
 	t.Helper()
-	r := &rig{t: t, state: catalog.NewState(), live: live.New(nil), hosts: upstream.NewSet()}
+	r := &rig{t: t, state: catalog.NewState(), live: live.New(nil), hosts: upstream.NewSet(opts...)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go r.live.Run(ctx, r.state.Subscribe(), compile.New(r.hosts))
@@ -84,6 +84,28 @@ func (r *rig) instance(service, id, addr string, weight int) {
 	if _, err := r.state.PutInstance(r.rev, service, in); err != nil {
 		r.t.Fatal(err)
 	}
+	r.settle()
+}
+
+// setState changes an instance's administrative state.
+func (r *rig) setState(service, id string, st catalog.InstanceState) {
+	r.t.Helper()
+	e, _ := r.state.Get(service)
+	in, ok := e.Instance(id)
+	if !ok {
+		r.t.Fatalf("no instance %s/%s", service, id)
+	}
+	in.State = st
+	r.rev++
+	r.state.PutInstance(r.rev, service, in)
+	r.settle()
+}
+
+// remove deletes an instance.
+func (r *rig) remove(service, id string) {
+	r.t.Helper()
+	r.rev++
+	r.state.DeleteInstance(r.rev, service, id)
 	r.settle()
 }
 

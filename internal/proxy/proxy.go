@@ -10,11 +10,13 @@
 package proxy
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/accesslog"
@@ -39,6 +41,8 @@ type Options struct {
 
 // Proxy is an http.Handler that forwards requests along the live table.
 type Proxy struct {
+	active atomic.Int64 // requests being served, upgraded connections included
+
 	table  func() *route.Table
 	rp     *httputil.ReverseProxy
 	ids    *idGen
@@ -71,9 +75,15 @@ func New(o Options) *Proxy {
 	return p
 }
 
+// Active returns the number of requests being served, including upgraded
+// connections (WebSockets) that the HTTP server no longer tracks.
+func (p *Proxy) Active() int64 { return p.active.Load() }
+
 // ServeHTTP routes and forwards one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{start: p.now(), clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}}
+	p.active.Add(1)
+	defer p.active.Add(-1)
+	x := &exchange{start: p.now(), clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}, clientCtx: r.Context()}
 	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
 		x.id = id
 	} else {
@@ -91,7 +101,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.respond(x, http.StatusNotFound, "no route for this host and path")
 		return
 	}
-	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(r.Context(), x)))
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	x.cancel = cancel
+	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(ctx, x)))
 }
 
 // rewrite turns the client's request into the backend request: path prefix

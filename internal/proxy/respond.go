@@ -19,6 +19,8 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errNoInstance):
 		p.respond(x, http.StatusServiceUnavailable, fmt.Sprintf("no usable instance of service %q", x.svc.Name))
+	case x.cutByDrain():
+		p.respond(x, http.StatusBadGateway, "the instance was removed from service and its drain timeout passed")
 	case errors.Is(err, context.Canceled) || x.body.readErr() != nil:
 		// The client is gone or broke off its request body: nobody reads
 		// an answer, but the log should say what happened.

@@ -96,19 +96,19 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		x.target = tgt
 		x.attempts++
 		req.URL.Host = tgt.Addr
-		tgt.Host.Begin()
+		x.beginAttempt(tgt)
 		resp, err := t.base.RoundTrip(req)
 		x.upstreamDur = t.now().Sub(now)
 		if err == nil {
 			tgt.Host.Success()
 			x.upStatus = resp.StatusCode
-			resp.Body = wrapUpstreamBody(resp.Body, tgt.Host)
+			resp.Body = wrapUpstreamBody(resp.Body, x, tgt)
 			return resp, nil
 		}
-		tgt.Host.End()
+		x.endAttempt(tgt)
 		x.err = err
 		if req.Context().Err() != nil || x.body.readErr() != nil {
-			return nil, err // the client went away or broke its upload
+			return nil, err // the client went away, broke its upload, or the drain deadline passed
 		}
 		if tgt.Host.Failure(now, x.svc.MaxFails, x.svc.FailTimeout) && t.onTrip != nil {
 			t.onTrip(x, err)

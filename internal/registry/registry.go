@@ -22,6 +22,15 @@ type Status struct {
 	Reason string // why degraded; empty when ok
 }
 
+// Handoff is implemented by backends that hold a resource only one process
+// may have (the embedded store's file lock): during a binary upgrade the
+// old process suspends it so that the new one can start, and resumes it if
+// the new one fails.
+type Handoff interface {
+	Suspend() error
+	Resume() error
+}
+
 // Store is a registry that webrouter can write to.
 //
 // Writes take validated values (catalog.NewService / NewInstance) and are

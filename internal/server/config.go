@@ -15,7 +15,10 @@ type Config struct {
 	DataDir    string // embedded registry directory
 	Registry   string // "" or "embedded": the embedded store in DataDir
 
-	ShutdownGrace    time.Duration // how long in-flight requests may take on SIGTERM
+	ShutdownGrace    time.Duration // how long in-flight requests may take on SIGTERM or after an upgrade
+	DrainTimeout     time.Duration // how long a draining or removed instance's requests may continue
+	UpgradeTimeout   time.Duration // how long a new process may take to become ready on upgrade
+	PIDFile          string        // written with the serving process's pid (follows upgrades); "" = none
 	ConnectTimeout   time.Duration // dialling a backend
 	ResponseTimeout  time.Duration // from request sent to response headers
 	IdleConnsPerHost int           // kept-alive backend connections per address
@@ -31,6 +34,8 @@ func Defaults() Config {
 		AdminAddr:        "127.0.0.1:9090",
 		DataDir:          "./data",
 		ShutdownGrace:    30 * time.Second,
+		DrainTimeout:     30 * time.Second,
+		UpgradeTimeout:   time.Minute,
 		ConnectTimeout:   5 * time.Second,
 		ResponseTimeout:  60 * time.Second,
 		IdleConnsPerHost: 256,

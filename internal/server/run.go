@@ -6,15 +6,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"sync"
+	"os/signal"
+	"syscall"
 	"time"
+
+	"github.com/cloudflare/tableflip"
 
 	"github.com/webrouter/webrouter/internal/accesslog"
 	"github.com/webrouter/webrouter/internal/admin"
 	"github.com/webrouter/webrouter/internal/compile"
+	"github.com/webrouter/webrouter/internal/health"
 	"github.com/webrouter/webrouter/internal/live"
 	"github.com/webrouter/webrouter/internal/metrics"
 	"github.com/webrouter/webrouter/internal/proxy"
@@ -22,25 +27,40 @@ import (
 	"github.com/webrouter/webrouter/internal/upstream"
 )
 
-// Run serves until ctx ends, then stops accepting, lets in-flight requests
-// finish for at most cfg.ShutdownGrace, and returns nil. It returns an
-// error if the router cannot start (bad configuration, a port in use, a
-// locked data directory) or a listener fails.
+// Run serves until ctx ends or an upgrade hands the sockets to a new
+// process, then drains (see entrypoint) for at most cfg.ShutdownGrace and
+// returns nil. SIGHUP starts an upgrade (see upgrader). It returns an error
+// if the router cannot start (bad configuration, a port in use, a locked
+// data directory) or a listener fails.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := CheckAdminBind(cfg.AdminAddr, cfg.AdminToken); err != nil {
 		return err
 	}
+	upg, err := tableflip.New(tableflip.Options{PIDFile: cfg.PIDFile, UpgradeTimeout: cfg.UpgradeTimeout})
+	if err != nil {
+		return fmt.Errorf("prepare for binary upgrades: %w", err)
+	}
+	defer upg.Stop()
+
 	alog, closeAlog, err := openAccessLog(cfg.AccessLog, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
 	defer closeAlog()
-	hosts := upstream.NewSet()
-	mopts := metrics.Options{Hosts: hosts}
+	mopts := metrics.Options{}
 	if alog != nil {
 		mopts.AccessLogDropped = alog.Dropped
 	}
 	m := metrics.New(mopts)
+	var hm *health.Manager
+	hm = health.New(health.Options{Log: log, OnTransition: m.NewHealth(func() int { return hm.Running() }).Transition,
+		Jitter: func(d time.Duration) time.Duration { return rand.N(d + 1) }})
+	defer hm.Close()
+	hosts := upstream.NewSet(upstream.WithDrainTimeout(cfg.DrainTimeout), upstream.WithCheckWatcher(hm))
+	m.WatchBackends(hosts)
 
 	store, err := openRegistry(cfg, log, m)
 	if err != nil {
@@ -55,6 +75,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := lv.WaitRev(ctx, store.State().Rev()); err != nil {
 		return fmt.Errorf("compile the first routing table: %w", err)
 	}
+	hm.Start() // addresses that appear from now on wait for their first rise
 	t := lv.Table()
 	log.Info("registry loaded", "registry", store.Kind(), "dir", cfg.DataDir, "services", store.State().Len(),
 		"revision", t.Rev, "generation", t.Gen, "routes", t.Index().Len())
@@ -64,78 +85,101 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	defer transport.CloseIdleConnections()
 	px := proxy.New(proxy.Options{Table: lv.Table, Transport: transport, AccessLog: alog, Observer: m, Log: log})
+	up := &upgrader{upg: upg, store: store, log: log}
 	adm := admin.New(admin.Options{
 		Store: store, Live: lv, Hosts: hosts, Metrics: m.Handler(), Token: cfg.AdminToken,
-		Version: cfg.Version, Started: time.Now(), Log: log,
+		Version: cfg.Version, Started: time.Now(), Log: log, Upgrade: up.Upgrade,
 	})
 
+	httpLn, err := listen(upg, "http", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	adminLn, err := listen(upg, "admin", cfg.AdminAddr)
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	servers := []*entry{
-		{name: "http", addr: cfg.HTTPAddr, srv: &http.Server{
-			Handler: px, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
-			ConnState: m.ConnState("http"), ErrorLog: errLog,
-		}},
-		{name: "admin", addr: cfg.AdminAddr, srv: &http.Server{
-			Handler: adm, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog,
-		}},
-	}
-	for _, e := range servers {
-		if e.ln, err = net.Listen("tcp", e.addr); err != nil {
-			closeAll(servers)
-			return fmt.Errorf("listen %s on %s: %w", e.name, e.addr, err)
+	entry := newEntrypoint(httpLn, px, px.Active, m.ConnState("http"), func(s *http.Server) { s.ErrorLog = errLog })
+	adminSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	errc := make(chan error, 2)
+	go func() {
+		if err := entry.serve(); err != nil {
+			errc <- fmt.Errorf("serve http: %w", err)
 		}
+	}()
+	go func() {
+		if err := adminSrv.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve admin: %w", err)
+		}
+	}()
+	for _, l := range []struct {
+		name string
+		ln   net.Listener
+	}{{"http", httpLn}, {"admin", adminLn}} {
+		log.Info("listening", "entrypoint", l.name, "addr", l.ln.Addr().String())
 	}
-	errc := make(chan error, len(servers))
-	for _, e := range servers {
-		log.Info("listening", "entrypoint", e.name, "addr", e.ln.Addr().String())
-		go func(e *entry) {
-			if err := e.srv.Serve(e.ln); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", e.name, err)
-			}
-		}(e)
+	if err := upg.Ready(); err != nil {
+		return fmt.Errorf("report ready: %w", err)
 	}
+	log.Info("ready", "upgraded", upg.HasParent())
 
+	go func() {
+		for range hup {
+			_ = up.Upgrade() // logs its outcome
+		}
+	}()
+	upgraded := false
 	select {
 	case <-ctx.Done():
+		log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	case <-upg.Exit():
+		upgraded = true
+		log.Info("handed over to the new process; draining", "grace", cfg.ShutdownGrace.String())
 	case err = <-errc:
 		log.Error("listener failed; shutting down", "error", err.Error())
 	}
-	shutdown(servers, cfg.ShutdownGrace, log)
+	if !upgraded {
+		// tableflip keeps a copy of every listening socket to hand over;
+		// close those too, or the kernel keeps accepting connections that
+		// nobody will serve.
+		upg.Stop()
+		<-upg.Exit()
+	}
+	drain(entry, adminSrv, cfg.ShutdownGrace, log)
 	return err
 }
 
-type entry struct {
-	name, addr string
-	srv        *http.Server
-	ln         net.Listener
-}
-
-func closeAll(servers []*entry) {
-	for _, e := range servers {
-		if e.ln != nil {
-			e.ln.Close()
-		}
+// listen returns the listening socket of one role, inherited from the
+// process this one replaces or newly opened. Sockets are handed over by
+// role, not by address: two roles may both ask for "127.0.0.1:0".
+func listen(upg *tableflip.Upgrader, role, addr string) (net.Listener, error) {
+	ln, err := upg.Fds.ListenWithCallback("tcp", role+"="+addr, func(string, string) (net.Listener, error) {
+		return net.Listen("tcp", addr)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on %s: %w", role, addr, err)
 	}
+	return ln, nil
 }
 
-// shutdown stops every listener at once, waits up to grace for in-flight
-// requests, then closes what is left.
-func shutdown(servers []*entry, grace time.Duration, log *slog.Logger) {
-	log.Info("shutting down", "grace", grace.String())
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
+// drain retires both listeners by the grace deadline.
+func drain(entry *entrypoint, adminSrv *http.Server, grace time.Duration, log *slog.Logger) {
+	deadline := time.Now().Add(grace)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, e := range servers {
-		wg.Add(1)
-		go func(e *entry) {
-			defer wg.Done()
-			if err := e.srv.Shutdown(ctx); err != nil {
-				log.Warn("grace period over; closing remaining connections", "entrypoint", e.name)
-				e.srv.Close()
-			}
-		}(e)
+	done := make(chan struct{})
+	go func() {
+		if err := adminSrv.Shutdown(ctx); err != nil {
+			adminSrv.Close()
+		}
+		close(done)
+	}()
+	if cut := entry.drain(deadline); cut > 0 {
+		log.Warn("grace period over; cut off what was still open", "connections_and_requests", cut)
 	}
-	wg.Wait()
+	<-done
 	log.Info("stopped")
 }
 

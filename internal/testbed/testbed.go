@@ -77,9 +77,24 @@ func (l *Buffer) String() string {
 }
 
 // Lines returns the JSON log lines whose "msg" is msg.
-func (l *Buffer) Lines(msg string) []map[string]any {
+func (l *Buffer) Lines(msg string) []map[string]any { return jsonLines(l.String(), msg) }
+
+// LogFile is a process's output, written to a file so that a process
+// started by a binary upgrade, which inherits it, writes to the same place.
+type LogFile struct{ path string }
+
+// String returns everything written so far.
+func (l *LogFile) String() string {
+	b, _ := os.ReadFile(l.path)
+	return string(b)
+}
+
+// Lines returns the JSON log lines whose "msg" is msg.
+func (l *LogFile) Lines(msg string) []map[string]any { return jsonLines(l.String(), msg) }
+
+func jsonLines(text, msg string) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(l.String()))
+	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
@@ -93,25 +108,35 @@ func (l *Buffer) Lines(msg string) []map[string]any {
 // Router is one running webrouter process.
 type Router struct {
 	Cmd    *exec.Cmd
-	HTTP   string  // entry point address
-	Admin  string  // admin API address
-	Stderr *Buffer // the process log (JSON)
-	Stdout *Buffer // the access log
+	HTTP   string   // entry point address
+	Admin  string   // admin API address
+	Stderr *LogFile // the process log (JSON)
+	Stdout *LogFile // the access log
 
 	done     chan struct{}
 	exitCode int
 }
 
 // Start runs `bin serve` on fresh loopback ports with data as its registry
-// directory and extra flags, and returns once it listens. env, if not nil,
-// replaces the process environment.
+// directory and extra flags, and returns once it listens. Its output goes
+// to files beside data. env, if not nil, replaces the process environment.
 func Start(bin, data string, env []string, extra ...string) (*Router, error) {
 	args := append([]string{"serve", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", data,
 		"--log-format", "json"}, extra...)
-	r := &Router{Stderr: &Buffer{}, Stdout: &Buffer{}, done: make(chan struct{})}
+	r := &Router{done: make(chan struct{})}
 	r.Cmd = exec.Command(bin, args...)
-	r.Cmd.Stderr, r.Cmd.Stdout = r.Stderr, r.Stdout
 	r.Cmd.Env = env
+	var files []*os.File
+	for _, dst := range []**LogFile{&r.Stderr, &r.Stdout} {
+		f, err := os.CreateTemp(filepath.Dir(filepath.Clean(data)), "webrouter-*.log")
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close() // the process has its own copy
+		files = append(files, f)
+		*dst = &LogFile{path: f.Name()}
+	}
+	r.Cmd.Stderr, r.Cmd.Stdout = files[0], files[1]
 	if err := r.Cmd.Start(); err != nil {
 		return nil, err
 	}

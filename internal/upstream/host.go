@@ -23,10 +23,14 @@ type Host struct {
 	window    time.Duration // start of the current counting window (offset)
 	probation bool          // back from a down period: one failure re-trips
 
-	// Active health, written by a checker.
+	// Active health, written by a checker. pending: a new address waiting
+	// for its first rise.
 	activeDown atomic.Bool
+	pending    atomic.Bool
 
-	refs int // owned by Set.mu
+	refs   int           // owned by Set.mu
+	checks map[Check]int // probes wanted by the referring services; owned by Set.mu
+	check  *Check        // the effective probe; owned by Set.mu
 }
 
 // Begin records the start of a request or connection to this address.
@@ -122,16 +126,31 @@ func (h *Host) Fails() int {
 	return h.fails
 }
 
-// SetActiveDown records the verdict of an active health checker.
-func (h *Host) SetActiveDown(down bool) { h.activeDown.Store(down) }
+// SetActiveDown records the verdict of an active health checker; either
+// verdict ends the pending state.
+func (h *Host) SetActiveDown(down bool) {
+	h.activeDown.Store(down)
+	h.pending.Store(false)
+}
+
+// Pending reports whether the address is new and not yet seen healthy.
+func (h *Host) Pending() bool { return h.pending.Load() }
+
+// SetPending takes a new address out until its checker sees it rise.
+func (h *Host) SetPending() {
+	h.pending.Store(true)
+	h.activeDown.Store(true)
+}
 
 // ActiveDown reports whether an active checker has taken the address out.
 func (h *Host) ActiveDown() bool { return h.activeDown.Load() }
 
-// Health describes the address for people: "up", "down (passive)" or
-// "down (active)".
+// Health describes the address for people: "up", "pending" (new, not yet
+// seen healthy), "down (passive)" or "down (active)".
 func (h *Host) Health(now time.Time) string {
 	switch {
+	case h.pending.Load():
+		return "pending"
 	case h.activeDown.Load():
 		return "down (active)"
 	case !h.Up(now):

@@ -7,7 +7,7 @@ import (
 
 func TestPassiveHealth(t *testing.T) {
 	s := NewSet()
-	h := s.Acquire("10.0.0.1:80")
+	h := s.Acquire("10.0.0.1:80", nil)
 	t0 := time.Now()
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	const maxFails, window = 3, 10 * time.Second
@@ -49,7 +49,7 @@ func TestPassiveHealth(t *testing.T) {
 }
 
 func TestPassiveHealthOff(t *testing.T) {
-	h := NewSet().Acquire("a:1")
+	h := NewSet().Acquire("a:1", nil)
 	for i := 0; i < 100; i++ {
 		if h.Failure(time.Now(), 0, time.Minute) {
 			t.Fatal("max_fails 0 took the address down")
@@ -61,7 +61,7 @@ func TestPassiveHealthOff(t *testing.T) {
 }
 
 func TestActiveDownWins(t *testing.T) {
-	h := NewSet().Acquire("a:1")
+	h := NewSet().Acquire("a:1", nil)
 	h.SetActiveDown(true)
 	if h.Up(time.Now()) || h.Health(time.Now()) != "down (active)" {
 		t.Error("an actively failed address is up")
@@ -83,18 +83,18 @@ func TestActiveDownWins(t *testing.T) {
 
 func TestSetReferenceCounts(t *testing.T) {
 	s := NewSet()
-	a := s.Acquire("a:1")
+	a := s.Acquire("a:1", nil)
 	a.Begin()
-	if s.Acquire("a:1") != a {
+	if s.Acquire("a:1", nil) != a {
 		t.Fatal("second Acquire returned another Host")
 	}
-	s.Release("a:1")
+	s.Release("a:1", nil)
 	if h, ok := s.Get("a:1"); !ok || h.InFlight() != 1 {
 		t.Fatal("state dropped while still referenced")
 	}
-	s.Release("a:1")
+	s.Release("a:1", nil)
 	if _, ok := s.Get("a:1"); ok || s.Len() != 0 {
 		t.Error("state kept after the last reference")
 	}
-	s.Release("never")
+	s.Release("never", nil)
 }

@@ -56,10 +56,12 @@ type Options struct {
 // for concurrent use. Reads go to State(); writes go to disk first.
 type Store struct {
 	dir   string
+	opts  Options
 	state *catalog.State
 
-	mu sync.Mutex // serialises writes and Close
-	db *bolt.DB   // nil after Close
+	mu        sync.Mutex // serialises writes, Close and the hand-off
+	db        *bolt.DB   // nil after Close or Suspend
+	suspended bool       // the file is handed over to a new process (see Suspend)
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -70,12 +72,25 @@ var _ registry.Store = (*Store)(nil)
 // the directory or file cannot be opened, is locked by another process
 // (ErrLocked, after about a second), or its layout is damaged.
 func Open(dir string, opts Options) (*Store, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	db, l, err := openDB(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, state: catalog.NewState(), db: db}
+	s.state.Replace(l.rev, l.entries)
+	l.warnConflicts(s.state)
+	return s, nil
+}
+
+// openDB opens the database file in dir, creates the top-level buckets and
+// loads every entry.
+func openDB(dir string, opts Options) (*bolt.DB, *loader, error) {
+	log := opts.Logger
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open registry data dir %q: %w", dir, err)
+		return nil, nil, fmt.Errorf("open registry data dir %q: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
 	bo := *bolt.DefaultOptions
@@ -83,10 +98,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	bo.NoSync = opts.NoSync
 	db, err := bolt.Open(path, 0o600, &bo)
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open registry data dir %q: %w (stop the other process, or wait and retry)", dir, ErrLocked)
+		return nil, nil, fmt.Errorf("open registry data dir %q: %w (stop the other process, or wait and retry)", dir, ErrLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open registry data dir %q: %s: %w", dir, path, err)
+		return nil, nil, fmt.Errorf("open registry data dir %q: %s: %w", dir, path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{metaBucket, servicesBucket, instancesBucket} {
@@ -96,21 +111,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil
 	})
-	var l loader
+	l := &loader{log: log, onBad: opts.OnBadEntry}
 	if err == nil {
-		l = loader{log: log, onBad: opts.OnBadEntry}
 		err = db.View(l.load)
 	}
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open registry data dir %q: %s: %w", dir, path, err)
+		return nil, nil, fmt.Errorf("open registry data dir %q: %s: %w", dir, path, err)
 	}
-	s := &Store{dir: dir, state: catalog.NewState(), db: db}
-	s.state.Replace(l.rev, l.entries)
-	l.warnConflicts(s.state)
 	log.Info("embedded registry loaded", "path", path, "rev", l.rev,
 		"services", len(l.entries), "instances", l.instances, "skipped", l.skipped)
-	return s, nil
+	return db, l, nil
 }
 
 // Kind returns "embedded".
@@ -305,6 +316,9 @@ func (s *Store) DeleteInstance(ctx context.Context, service, id string) (rev uin
 func (s *Store) writable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.suspended {
+		return fmt.Errorf("embedded registry %q is being handed over to a new webrouter process (upgrade in progress): %w", s.dir, registry.ErrUnavailable)
 	}
 	if s.db == nil {
 		return fmt.Errorf("embedded registry %q is closed: %w", s.dir, registry.ErrUnavailable)

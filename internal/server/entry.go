@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// idleCloseAfter is how long a client connection must have been idle before
+// a drain closes it. A client may send a request on an idle keep-alive
+// connection at the very moment the server closes it, and a request that
+// cannot be retried then fails; closing only connections idle for a while
+// makes that race as rare as it is at any idle timeout, while busy
+// connections are closed safely after their next response.
+const idleCloseAfter = 2 * time.Second
+
+// entrypoint is the HTTP entry point: the proxy behind a server whose
+// client connections are tracked so that a drain can retire them without
+// failing a request.
+//
+// A drain stops accepting, answers each connection's next request with
+// "Connection: close" (so the client moves to a new connection, i.e. to
+// the new process after an upgrade), closes connections idle for
+// idleCloseAfter, and waits until no connection and no request (upgraded
+// WebSockets included) is left — or until the deadline, when what remains
+// is cut off.
+type entrypoint struct {
+	srv      *http.Server
+	ln       net.Listener
+	active   func() int64 // requests under way, upgraded connections included
+	draining atomic.Bool
+	base     context.Context
+	cutOff   context.CancelFunc
+
+	mu    sync.Mutex
+	conns map[net.Conn]connState
+}
+
+type connState struct {
+	state http.ConnState
+	since time.Time
+}
+
+// newEntrypoint serves h on ln. onState, if not nil, also sees every
+// connection state change (for metrics).
+func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), errLog func(*http.Server)) *entrypoint {
+	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}}
+	e.base, e.cutOff = context.WithCancel(context.Background())
+	e.srv = &http.Server{
+		Handler:           e.closeWhileDraining(h),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return e.base },
+		ConnState: func(c net.Conn, s http.ConnState) {
+			e.track(c, s)
+			if onState != nil {
+				onState(c, s)
+			}
+		},
+	}
+	errLog(e.srv)
+	return e
+}
+
+// closeWhileDraining asks the client to close its connection after this
+// response while draining. Protocol upgrades are left alone: their 101
+// response must say "Connection: Upgrade".
+func (e *entrypoint) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.draining.Load() && r.Header.Get("Upgrade") == "" {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (e *entrypoint) track(c net.Conn, s http.ConnState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch s {
+	case http.StateClosed, http.StateHijacked:
+		delete(e.conns, c)
+	default:
+		e.conns[c] = connState{state: s, since: time.Now()}
+	}
+}
+
+// serve accepts on e.ln until a drain closes it. It returns nil then, or
+// the error that stopped it.
+func (e *entrypoint) serve() error {
+	err := e.srv.Serve(e.ln)
+	if e.draining.Load() {
+		return nil
+	}
+	return err
+}
+
+// drain retires the entry point as described on entrypoint, by deadline.
+func (e *entrypoint) drain(deadline time.Time) (cut int) {
+	e.draining.Store(true)
+	e.ln.Close()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		open := e.closeIdle(time.Now().Add(-idleCloseAfter))
+		if open == 0 && e.active() == 0 {
+			return 0
+		}
+		if !time.Now().Before(deadline) {
+			e.cutOff() // ends upgraded connections and streams
+			e.srv.Close()
+			return open + int(e.active())
+		}
+		<-tick.C
+	}
+}
+
+// closeIdle closes connections idle since before cutoff and returns how
+// many connections remain open.
+func (e *entrypoint) closeIdle(cutoff time.Time) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for c, st := range e.conns {
+		if (st.state == http.StateIdle || st.state == http.StateNew) && st.since.Before(cutoff) {
+			c.Close()
+			delete(e.conns, c)
+		}
+	}
+	return len(e.conns)
+}
