@@ -40,9 +40,6 @@ func TestScenariosShort(t *testing.T) {
 	ctx := context.Background()
 	for _, s := range scenario.All() {
 		t.Run(strings.ReplaceAll(s.Name, " ", "_")+"/webrouter", func(t *testing.T) {
-			if why := pendingFeature(t, s.ID); why != "" {
-				t.Skip(why)
-			}
 			o := scenario.Run(ctx, s, func() (scenario.Proxy, error) {
 				return scenario.StartWebrouter(binary, dir, cleanEnv(), "--access-log", "off", "--shutdown-grace", "5s")
 			}, shortScenarios(demoapp, t.Logf))
@@ -97,33 +94,4 @@ func report(t *testing.T, o scenario.Outcome) {
 	if o.Err != nil {
 		t.Logf("%s log:\n%s", o.Proxy, o.Log)
 	}
-}
-
-// pendingFeature says why scenario id cannot run against this build of
-// webrouter yet, or "": scenario 2 needs active health checks and draining,
-// scenario 4 the binary upgrade. It goes once they are on main.
-func pendingFeature(t *testing.T, id int) string {
-	t.Helper()
-	if id != 2 && id != 4 {
-		return ""
-	}
-	r := startRouter(t, t.TempDir())
-	defer r.stop()
-	if id == 2 {
-		code, b := r.api("PUT", "/v1/services/probe", `{"mountpoints":["probe.test"],"healthcheck":"/healthz","health_interval":"1s"}`)
-		if code == 400 && strings.Contains(string(b), "health_interval") {
-			return "pending: active health checks are not in this build (" + strings.Join(strings.Fields(string(b)), " ") + ")"
-		}
-		r.mustAPI("PUT", "/v1/services/probe/instances/a", `{"address":"127.0.0.1","port":9}`)
-		if code, _ := r.api("PUT", "/v1/services/probe/instances/a/state", `{"state":"draining"}`); code == 404 || code == 405 {
-			return fmt.Sprintf("pending: PUT …/instances/{id}/state answers %d in this build", code)
-		}
-		return ""
-	}
-	var st map[string]any
-	decode(t, r.mustAPI("GET", "/v1/status", ""), &st)
-	if _, ok := st["pid"]; !ok {
-		return "pending: the binary upgrade is not in this build (GET /v1/status has no pid)"
-	}
-	return ""
 }
