@@ -71,7 +71,8 @@ func TestScenariosShort(t *testing.T) {
 // knownIssue names a goal missed for a reason already reported, or "".
 // Scenario 3: right after the SIGKILL, webrouter reuses pooled connections
 // to the dead backend for new requests, whose body it cannot replay, and
-// answers 502 ("write: broken pipe"); nginx resends such a request to
+// answers 502 ("write: broken pipe", "http: server closed idle
+// connection"), though the backend never saw it; nginx resends it to
 // another backend. The fix belongs in internal/proxy; until it lands the
 // test says so rather than fail. Remove this function with the fix.
 func knownIssue(o scenario.Outcome) string {
