@@ -74,10 +74,3 @@ func RegistryChurn(ctx context.Context, r *testbed.Router, backends []*Backend, 
 	res := load.Wait()
 	return res, churnErr
 }
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
