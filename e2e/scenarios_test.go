@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -45,9 +44,6 @@ func TestScenariosShort(t *testing.T) {
 			}, shortScenarios(demoapp, t.Logf))
 			report(t, o)
 			if !o.MeetsGoal() {
-				if why := knownIssue(o); why != "" {
-					t.Skip(why)
-				}
 				t.Errorf("scenario %d (%s) misses the goal: %s", s.ID, s.Name, o.Cell())
 			}
 		})
@@ -66,26 +62,6 @@ func TestScenariosShort(t *testing.T) {
 			}
 		})
 	}
-}
-
-// knownIssue names a goal missed for a reason already reported, or "".
-// Scenario 3: right after the SIGKILL, webrouter reuses pooled connections
-// to the dead backend for new requests, whose body it cannot replay, and
-// answers 502 ("write: broken pipe", "http: server closed idle
-// connection"), though the backend never saw it; nginx resends it to
-// another backend. The fix belongs in internal/proxy; until it lands the
-// test says so rather than fail. Remove this function with the fix.
-func knownIssue(o scenario.Outcome) string {
-	if o.Scenario.ID != 3 || o.Err != nil {
-		return ""
-	}
-	for _, f := range o.Other {
-		if f.Reason != "status 502" {
-			return ""
-		}
-	}
-	return fmt.Sprintf("KNOWN ISSUE, goal missed: %d requests sent after the killed backend was gone got 502 "+
-		"(pooled connections to the dead backend, body not replayable); fix pending in internal/proxy", len(o.Other))
 }
 
 // report logs the outcome's details, and the proxy's log if it failed.

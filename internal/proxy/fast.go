@@ -23,8 +23,8 @@ import (
 // the request reached it.
 var errStale = errors.New("backend closed the kept-alive connection")
 
-// bodyGrace is how long a complete answer waits for its request body's
-// writer before the upload is abandoned (the backend answered early).
+// bodyGrace is how long an answer waits for its request body's writer
+// before it is taken for an early answer (see stream).
 const bodyGrace = 50 * time.Millisecond
 
 // longAgo is a deadline in the past: setting it interrupts blocked I/O.
@@ -149,9 +149,28 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 // exchange ended cleanly. An error after the head was sent aborts the
 // client connection, so the client sees a truncated answer, not a short one.
 func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *upstream.Target, buf []byte) {
+	// Normally the request body went out before the answer came and its
+	// writer is reporting so. A writer still busy after a moment means the
+	// backend answers before taking it all (an early 413, or a stream): the
+	// client's connection then ends with this answer, so that its upload
+	// can be abandoned without spoiling the connection for a next request.
+	bodyErr, early := error(nil), false
+	if x.bodyDone != nil {
+		t := time.NewTimer(bodyGrace)
+		select {
+		case bodyErr = <-x.bodyDone:
+			x.bodyDone = nil
+		case <-t.C:
+			early = true
+		}
+		t.Stop()
+	}
 	h := x.rw.Header()
 	copyResponseHead(h, resp.Header)
 	h.Set("X-Request-Id", x.id)
+	if early {
+		h.Set("Connection", "close")
+	}
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {
 			h.Add("Trailer", k)
@@ -162,21 +181,9 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 	for k, vv := range resp.Trailer {
 		h[k] = vv
 	}
-	clean := err == nil && !resp.Close
-	if x.bodyDone != nil {
-		// The answer is complete. Normally the body went out before it
-		// and its writer is reporting so; a writer still busy after a
-		// moment means the backend answered without reading it all.
-		t := time.NewTimer(bodyGrace)
-		select {
-		case berr := <-x.bodyDone:
-			clean = clean && berr == nil
-			x.bodyDone = nil
-		case <-t.C:
-			clean = false
-			x.waitBody(c, true)
-		}
-		t.Stop()
+	clean := err == nil && !resp.Close && bodyErr == nil && !early
+	if early {
+		x.waitBody(c, true)
 	}
 	resp.Body.Close()
 	if !x.stopConn() { // the deadline was pulled: the connection is spoilt
@@ -199,8 +206,9 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 // waitBody ends the body writer of the current attempt, if any, and returns
 // its error. When it has not finished, the backend connection is
 // interrupted (it must not be reused). With abandonUpload, so is the
-// client's body, which may be blocked on a slow client: only once the
-// answer is complete, since it also ends the client connection.
+// client's body, which may be blocked on a slow client. That spoils the
+// client connection (its context is cancelled), so it is done only after an
+// answer that closes the connection.
 func (x *exchange) waitBody(c *backendConn, abandonUpload bool) error {
 	if x.bodyDone == nil {
 		return nil
