@@ -188,14 +188,18 @@ type agentProc struct {
 }
 
 // startAgent runs `webrouter agent` for router r with host id hostID,
-// --host-ip 127.0.0.1, JSON logs and extra flags. It is killed at the end
-// of the test if still running, and its log shown if the test failed.
+// --host-ip 127.0.0.1, JSON logs and extra flags; the router's admin token,
+// if any, goes in WEBROUTER_ADMIN_TOKEN. It is killed at the end of the
+// test if still running, and its log shown if the test failed.
 func startAgent(t *testing.T, r *router, hostID string, extra ...string) *agentProc {
 	t.Helper()
 	args := append([]string{"agent", "--registry", "http://" + r.admin, "--host-id", hostID, "--host-ip", "127.0.0.1",
 		"--log-format", "json", "--log-level", "debug"}, extra...)
 	a := &agentProc{cmd: exec.Command(binary, args...), log: &testbed.Buffer{}, done: make(chan struct{})}
 	a.cmd.Env = cleanEnv()
+	if r.token != "" {
+		a.cmd.Env = append(a.cmd.Env, "WEBROUTER_ADMIN_TOKEN="+r.token)
+	}
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)

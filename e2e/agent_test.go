@@ -29,11 +29,12 @@ func TestDockerAgent(t *testing.T) {
 	t.Run("event stream cut: reconnects and catches up", func(t *testing.T) { testAgentStreamCut(t, d) })
 }
 
-// scenario is what every scenario starts with: a router, a service name
-// and a mountpoint that are its own, and a host id for its agent.
-func scenario(t *testing.T, name string) (r *router, service, host, hostID string) {
+// scenario is what every scenario starts with: a router (with extra
+// flags), a service name and a mountpoint that are its own, and a host id
+// for its agent.
+func scenario(t *testing.T, name string, extra ...string) (r *router, service, host, hostID string) {
 	id := randomID()
-	r = startRouter(t, t.TempDir(), "--access-log", "off")
+	r = startRouter(t, t.TempDir(), append([]string{"--access-log", "off"}, extra...)...)
 	return r, name + "-" + id, name + "-" + id + ".test", "wr-agent-test-" + id
 }
 
@@ -60,9 +61,12 @@ func backends(t *testing.T, r *router, host, path string, n int) map[string]bool
 // 1. Three labelled containers start: all three serve through webrouter,
 // by mountpoint (host and host/path). An unlabelled one is ignored. One of
 // the three is labelled registrator's way (SERVICE_NAME in its
-// environment). `agent --once` shows the same plan without writing.
+// environment). `agent --once` shows the same plan without writing. The
+// router requires an admin token, which the agent takes from
+// WEBROUTER_ADMIN_TOKEN.
 func testAgentServes(t *testing.T, d *dockerBed) {
-	r, svc, host, hostID := scenario(t, "serve")
+	r, svc, host, hostID := scenario(t, "serve", "--admin-token", "s3cret-agent")
+	r.token = "s3cret-agent"
 	mounts := host + ",lain." + host + "/hello"
 	w1 := d.startBox(t, "w1", boxSpec{labels: labelled(svc, mounts), args: []string{"-name", "w1"}})
 	w2 := d.startBox(t, "w2", boxSpec{labels: map[string]string{"webrouter.service": svc}, args: []string{"-name", "w2"}})

@@ -16,7 +16,10 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/etcdtest"
+	"github.com/webrouter/webrouter/internal/registry"
 	"github.com/webrouter/webrouter/internal/registry/embedded"
+	"github.com/webrouter/webrouter/internal/registry/etcd"
 )
 
 // fakeEngine is a Docker engine in memory. Events go to the current
@@ -125,20 +128,17 @@ func box(n, port int) Container {
 type bed struct {
 	t      *testing.T
 	engine *fakeEngine
-	store  *embedded.Store
+	store  registry.Store
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func start(t *testing.T, engine *fakeEngine, store *embedded.Store) *bed {
+// start runs an agent with host id "h" and a 1s TTL on engine, writing to
+// store (a new embedded registry when nil).
+func start(t *testing.T, engine *fakeEngine, store registry.Store) *bed {
 	t.Helper()
 	if store == nil {
-		var err error
-		store, err = embedded.Open(t.TempDir(), embedded.Options{LeaseCheck: 20 * time.Millisecond, NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
+		store = openEmbedded(t)
 	}
 	cfg := Config{Options: Options{HostID: "h"}, TTL: time.Second, Resync: time.Hour, DrainWait: 100 * time.Millisecond,
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond}
@@ -239,12 +239,18 @@ func TestAgentReconnectsAndCatchesUp(t *testing.T) {
 	}
 }
 
-func TestAgentRestartReconciles(t *testing.T) {
+func openEmbedded(t *testing.T) *embedded.Store {
+	t.Helper()
 	store, err := embedded.Open(t.TempDir(), embedded.Options{LeaseCheck: 20 * time.Millisecond, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+func TestAgentRestartReconciles(t *testing.T) {
+	store := openEmbedded(t)
 	ctx := context.Background()
 	svc, _ := catalog.NewService("web", catalog.ServiceSpec{Mountpoints: []string{"web.test"}})
 	store.PutService(ctx, svc)
@@ -263,4 +269,21 @@ func TestAgentRestartReconciles(t *testing.T) {
 	}
 	b := start(t, newFakeEngine(box(1, 32001), box(3, 32003)), store)
 	b.await("reconciled", "web/another-host:x ready 40000 another-host\nweb/h:000000000001 ready 32001 h\nweb/h:000000000003 maintenance 32003 h")
+}
+
+// The etcd case (--registry etcd://…): the agent writes through the etcd
+// Store, its leases are etcd leases, and they expire once it stops.
+func TestAgentOnEtcd(t *testing.T) {
+	c := etcdtest.StartT(t, 1)
+	store, err := etcd.Open(etcd.Options{Endpoints: c.Endpoints(), Prefix: "/agent-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	b := start(t, newFakeEngine(box(1, 32001)), store)
+	b.await("registered in etcd", "web/h:000000000001 ready 32001 h")
+	time.Sleep(2500 * time.Millisecond) // more than two TTLs: heartbeats keep the lease
+	b.await("lease renewed", "web/h:000000000001 ready 32001 h")
+	b.stop()
+	b.await("expired after the agent stopped", "")
 }

@@ -103,11 +103,11 @@ func (a *Agent) heartbeats(ctx context.Context) {
 			keys = append(keys, k)
 		}
 		a.mu.Unlock()
+		var failed error
 		for _, k := range keys {
 			err := a.reg.Heartbeat(ctx, k.Service, k.ID)
 			switch {
 			case err == nil:
-				a.clear("heartbeat")
 			case errors.Is(err, catalog.ErrNotFound):
 				select {
 				case a.gone <- k:
@@ -117,8 +117,13 @@ func (a *Agent) heartbeats(ctx context.Context) {
 			case ctx.Err() != nil:
 				return
 			default:
-				a.note("heartbeat", fmt.Errorf("renew the leases: %w", err))
+				failed = err
 			}
+		}
+		if failed != nil {
+			a.note("heartbeat", fmt.Errorf("renew the leases: %w", failed))
+		} else {
+			a.clear("heartbeat")
 		}
 	}
 }
