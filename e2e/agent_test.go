@@ -252,10 +252,11 @@ func testAgentHealth(t *testing.T, d *dockerBed) {
 }
 
 // 5. The agent is killed with SIGKILL: its instances stay for the lease
-// (TTL) and then expire. Restarted, it registers what runs again under the
-// same ids. Killed again, a container removed and another started while it
-// is down, then restarted before the leases run out: it removes the stale
-// instance at once and adds the new one — nothing duplicated, nothing
+// (TTL) and then expire. Restarted, it registers what runs again. Killed
+// again, a container removed and another started while it is down, then
+// restarted well before the leases run out (a long TTL this time, so that
+// a slow docker cannot make the lease do the agent's work): it removes the
+// stale instance itself and adds the new one — nothing duplicated, nothing
 // stale.
 func testAgentRestart(t *testing.T, d *dockerBed) {
 	const ttl = 4 * time.Second
@@ -275,20 +276,16 @@ func testAgentRestart(t *testing.T, d *dockerBed) {
 		t.Errorf("instances vanished %s after the agent died, before their lease (ttl %s, renewed every %s) could run out", expired, ttl, ttl/3)
 	}
 
-	ag = startAgent(t, r, hostID, "--ttl", ttl.String())
+	ag = startAgent(t, r, hostID, "--ttl", "1m")
 	r.awaitInstances(10*time.Second, "restarted agent registers what runs", svc, both...)
 
 	ag.kill()
-	killed = time.Now()
 	d.docker("rm", "-f", a2.ID)
 	a3 := d.startBox(t, "a3", boxSpec{labels: labelled(svc, host)})
-	ag = startAgent(t, r, hostID, "--ttl", ttl.String())
+	ag = startAgent(t, r, hostID, "--ttl", "1m")
 	r.awaitInstances(10*time.Second, "restarted agent reconciles", svc, hostID+":"+a1.Short()+" ready", hostID+":"+a3.Short()+" ready")
-	if since := time.Since(killed); since >= ttl-ttl/3 {
-		t.Logf("reconciled %s after the kill: the stale lease may have expired on its own", since)
-	}
 	if !strings.Contains(ag.log.String(), hostID+":"+a2.Short()) {
-		t.Errorf("the restarted agent did not remove the stale instance of the removed container itself")
+		t.Errorf("the restarted agent did not remove the stale instance of the removed container")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -198,9 +199,18 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		return dockerError{err}
 	}
 	var want []Registration
+	listed := map[string]bool{}
 	for _, c := range cs {
+		listed["container "+c.ShortID()] = true
 		want = append(want, a.registrations(c)...)
 	}
+	a.mu.Lock()
+	for subject := range a.noted {
+		if strings.HasPrefix(subject, "container ") && !listed[subject] {
+			delete(a.noted, subject) // gone: forget its problem
+		}
+	}
+	a.mu.Unlock()
 	owned, err := a.reg.Owned(ctx, a.cfg.HostID)
 	if err != nil {
 		a.note("registry", fmt.Errorf("list the registry: %w", err))
