@@ -284,9 +284,11 @@ func testAgentRestart(t *testing.T, d *dockerBed) {
 	a3 := d.startBox(t, "a3", boxSpec{labels: labelled(svc, host)})
 	ag = startAgent(t, r, hostID, "--ttl", "1m")
 	r.awaitInstances(10*time.Second, "restarted agent reconciles", svc, hostID+":"+a1.Short()+" ready", hostID+":"+a3.Short()+" ready")
-	if !strings.Contains(ag.log.String(), hostID+":"+a2.Short()) {
-		t.Errorf("the restarted agent did not remove the stale instance of the removed container")
-	}
+	// The agent logs the removal once the registry has answered, which
+	// may be after the router shows it.
+	eventually(t, 2*time.Second, "the restarted agent to log the removal of the stale instance", func() bool {
+		return strings.Contains(ag.log.String(), hostID+":"+a2.Short())
+	})
 }
 
 // 6. The agent's connection to Docker is cut (through a socket proxy the

@@ -18,6 +18,9 @@ type Config struct {
 	DrainWait  time.Duration // how long a removal waits for requests in flight; 5s
 	BackoffMin time.Duration // first wait before reconnecting to Docker or retrying writes; 200ms
 	BackoffMax time.Duration // longest such wait; 5s
+	// RefusedRetry is how soon writes the registry refused (a missing
+	// service, a claimed mountpoint) are tried again; 15s.
+	RefusedRetry time.Duration
 	// StopHold is how long a container that got a stop signal is kept
 	// drained if it keeps running (its process ignored the signal); 2m.
 	StopHold time.Duration
@@ -36,6 +39,7 @@ func (c *Config) defaults() {
 	def(&c.BackoffMin, 200*time.Millisecond)
 	def(&c.BackoffMax, 5*time.Second)
 	def(&c.StopHold, 2*time.Minute)
+	def(&c.RefusedRetry, 15*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,13 +134,15 @@ func (a *Agent) follow(ctx context.Context, events <-chan Event, errs <-chan err
 	var retry <-chan time.Time
 	retryWait := a.cfg.BackoffMin
 	failed := func(err error) { // a write failed: reconcile again after a back-off
-		if err == nil {
+		switch {
+		case err == nil:
 			retryWait = a.cfg.BackoffMin
-			return
-		}
-		if retry == nil {
+		case retry != nil:
+		case transient(err):
 			retry = time.After(retryWait)
 			retryWait = min(retryWait*2, a.cfg.BackoffMax)
+		default: // refused: retried less often, until someone fixes it
+			retry = time.After(max(retryWait, a.cfg.RefusedRetry))
 		}
 	}
 	full := func() error {

@@ -205,8 +205,8 @@ func ServiceDefs(want []Registration) (map[string]ServiceDef, []string) {
 func ServiceUpdate(name string, d ServiceDef, existing *catalog.Service) (catalog.ServiceSpec, bool, error) {
 	if existing == nil {
 		if len(d.Mountpoints) == 0 {
-			return catalog.ServiceSpec{}, false, fmt.Errorf("service %s does not exist and the labels of %s give no %s to create it with",
-				name, d.From, LabelMountpoints)
+			return catalog.ServiceSpec{}, false, fmt.Errorf("service %s %w, and the labels of %s give no %s to create it with",
+				name, catalog.ErrNotFound, d.From, LabelMountpoints)
 		}
 		return catalog.ServiceSpec{Mountpoints: d.Mountpoints, Healthcheck: d.Healthcheck}, true, nil
 	}

@@ -1,11 +1,15 @@
 package agent
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/client"
+	"github.com/webrouter/webrouter/internal/registry"
 )
 
 const ttl = 30 * time.Second
@@ -134,7 +138,7 @@ func TestServiceUpdate(t *testing.T) {
 				return ""
 			}},
 		{name: "cannot create without mountpoints", def: ServiceDef{Healthcheck: "/healthz", From: "web-1"},
-			problem: "service web does not exist and the labels of web-1 give no webrouter.mountpoints"},
+			problem: "service web not found, and the labels of web-1 give no webrouter.mountpoints"},
 		{name: "unchanged: no write", def: ServiceDef{Mountpoints: []string{"web.test"}}, existing: &stored},
 		{name: "new mountpoints keep the other settings", def: ServiceDef{Mountpoints: []string{"web.test", "www.test"}}, existing: &stored, write: true,
 			check: func(s catalog.Service) string {
@@ -183,6 +187,27 @@ func TestContainerOf(t *testing.T) {
 	for id, want := range map[string]string{"h:abc": "abc", "h:abc:8080": "abc", "other:abc": "", "h.x:abc": ""} {
 		if got := containerOf(id, "h"); got != want {
 			t.Errorf("containerOf(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
+
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&client.APIError{Status: 503}, true},
+		{&client.APIError{Status: 502}, true},
+		{&client.APIError{Status: 404}, false},
+		{&client.APIError{Status: 409}, false},
+		{fmt.Errorf("x: %w", catalog.ErrNotFound), false},
+		{fmt.Errorf("x: %w", &catalog.ConflictError{Mountpoint: "a", Owner: "b"}), false},
+		{fmt.Errorf("etcd: %w", registry.ErrUnavailable), true},
+		{errors.New("dial tcp: connection refused"), true},
+	}
+	for _, tt := range tests {
+		if got := transient(tt.err); got != tt.want {
+			t.Errorf("transient(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
 }

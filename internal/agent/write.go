@@ -4,20 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/client"
 )
 
 // apply writes the service definitions of want, then runs Plan's steps.
 // full makes it check every service against the registry (else only those
-// whose labels changed since the last successful write).
+// whose labels changed since the last successful write). It returns a
+// failure, preferring a transient one.
 func (a *Agent) apply(ctx context.Context, want []Registration, have []Current, full bool) error {
 	var first error
 	fail := func(subject string, err error) {
 		a.note(subject, err)
-		if first == nil {
-			first = err
+		if first == nil || (!transient(first) && transient(err)) {
+			first = err // a transient failure, if any: it is retried sooner
 		}
 	}
 	defs, warnings := ServiceDefs(want)
@@ -59,8 +62,8 @@ func (a *Agent) put(ctx context.Context, st Step) error {
 		err = a.reg.PutInstance(ctx, st.Key.Service, st.Key.ID, spec)
 	}
 	if errors.Is(err, catalog.ErrNotFound) {
-		return fmt.Errorf("register %s of container %s: service %s does not exist: create it (webrouter service put %s --mountpoint …) or label the container with %s",
-			st.Key.ID, st.Reg.Name, st.Key.Service, st.Key.Service, LabelMountpoints)
+		return fmt.Errorf("register %s of container %s: service %s %w: create it (webrouter service put %s --mountpoint …) or label the container with %s",
+			st.Key.ID, st.Reg.Name, st.Key.Service, catalog.ErrNotFound, st.Key.Service, LabelMountpoints)
 	}
 	if err != nil {
 		return fmt.Errorf("register %s/%s (container %s): %w", st.Key.Service, st.Key.ID, st.Reg.Name, err)
@@ -160,4 +163,21 @@ func containerOf(id, hostID string) string {
 	}
 	short, _, _ := strings.Cut(rest, ":")
 	return short
+}
+
+// transient reports whether a failed write may succeed if simply tried
+// again soon: the registry or the network was unavailable, as opposed to
+// a write the registry refused (a missing service, a mountpoint another
+// service claims, a bad value), which needs someone to act.
+func transient(err error) bool {
+	var apiErr *client.APIError
+	var conflict *catalog.ConflictError
+	var field *catalog.FieldError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr.Status >= 500 || apiErr.Status == http.StatusTooManyRequests
+	case errors.Is(err, catalog.ErrNotFound), errors.As(err, &conflict), errors.As(err, &field):
+		return false
+	}
+	return true
 }
