@@ -82,6 +82,7 @@ func newRoot(a *app) *cobra.Command {
 		a.routesCmd(),
 		a.statusCmd(),
 		a.upgradeCmd(),
+		a.agentCmd(),
 	)
 	return root
 }
