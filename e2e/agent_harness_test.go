@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -33,8 +34,8 @@ type dockerBed struct {
 }
 
 // newDockerBed checks that the engine answers (skipping the test without
-// one, failing it under CI=true) and builds the demo image: cmd/demoapp and
-// e2e/containerinit, static, FROM scratch (nothing is pulled). Its
+// one, failing it under CI=true) and builds the demo image: cmd/demoapp,
+// static, FROM scratch (nothing is pulled). Its
 // HEALTHCHECK asks demoapp's /healthz every 500ms; containers run without
 // it unless a test asks for it.
 func newDockerBed(t *testing.T) *dockerBed {
@@ -57,7 +58,7 @@ func newDockerBed(t *testing.T) *dockerBed {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, pkg := range []string{"./cmd/demoapp", "./e2e/containerinit"} {
+	for _, pkg := range []string{"./cmd/demoapp"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(pkg)), pkg)
 		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -65,10 +66,10 @@ func newDockerBed(t *testing.T) *dockerBed {
 		}
 	}
 	dockerfile := `FROM scratch
-COPY demoapp containerinit /
+COPY demoapp /
 EXPOSE 8080
-HEALTHCHECK --interval=500ms --timeout=2s --retries=2 CMD ["/containerinit", "check", "http://127.0.0.1:8080/healthz"]
-ENTRYPOINT ["/containerinit", "run", "-lame-duck", "1s", "--", "/demoapp", "-listen", ":8080"]
+HEALTHCHECK --interval=500ms --timeout=2s --retries=2 CMD ["/demoapp", "-check", "http://127.0.0.1:8080/healthz"]
+ENTRYPOINT ["/demoapp", "-listen", ":8080", "-lame-duck", "1s"]
 `
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
@@ -173,11 +174,16 @@ func (d *dockerBed) health(b box) string {
 // health check obeys.
 func (d *dockerBed) setHealth(t *testing.T, b box, state string) {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "health")
-	if err := os.WriteFile(f, []byte(state), 0o644); err != nil {
-		t.Fatal(err)
+	addr := strings.TrimSpace(strings.Split(d.docker("port", b.ID, "8080/tcp"), "\n")[0])
+	req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/healthz", strings.NewReader(state))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("set the health of %s to %s: %v", b.Name, state, err)
 	}
-	d.docker("cp", f, b.ID+":/health")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("set the health of %s to %s: %s", b.Name, state, resp.Status)
+	}
 }
 
 // agentProc is one `webrouter agent` process.

@@ -31,10 +31,10 @@ func TestDockerAgent(t *testing.T) {
 	t.Run("event stream cut: reconnects and catches up", func(t *testing.T) { testAgentStreamCut(t, d) })
 }
 
-// scenario is what every scenario starts with: a router (with extra
+// agentScenario is what every scenario starts with: a router (with extra
 // flags), a service name and a mountpoint that are its own, and a host id
 // for its agent.
-func scenario(t *testing.T, name string, extra ...string) (r *router, service, host, hostID string) {
+func agentScenario(t *testing.T, name string, extra ...string) (r *router, service, host, hostID string) {
 	id := randomID()
 	r = startRouter(t, t.TempDir(), append([]string{"--access-log", "off"}, extra...)...)
 	return r, name + "-" + id, name + "-" + id + ".test", "wr-agent-test-" + id
@@ -67,7 +67,7 @@ func backends(t *testing.T, r *router, host, path string, n int) map[string]bool
 // router requires an admin token, which the agent takes from
 // WEBROUTER_ADMIN_TOKEN.
 func testAgentServes(t *testing.T, d *dockerBed) {
-	r, svc, host, hostID := scenario(t, "serve", "--admin-token", "s3cret-agent")
+	r, svc, host, hostID := agentScenario(t, "serve", "--admin-token", "s3cret-agent")
 	r.token = "s3cret-agent"
 	mounts := host + ",lain." + host + "/hello"
 	w1 := d.startBox(t, "w1", boxSpec{labels: labelled(svc, mounts), args: []string{"-name", "w1"}})
@@ -121,7 +121,7 @@ func testAgentServes(t *testing.T, d *dockerBed) {
 // README on stopping), then demoapp finishes its requests and exits, and
 // the agent deletes the instance.
 func testAgentStopUnderLoad(t *testing.T, d *dockerBed) {
-	r, svc, host, hostID := scenario(t, "stop")
+	r, svc, host, hostID := agentScenario(t, "stop")
 	var boxes []box
 	var want []string
 	for i := 1; i <= 3; i++ {
@@ -159,7 +159,7 @@ func testAgentStopUnderLoad(t *testing.T, d *dockerBed) {
 
 // 3. docker kill: the instance leaves the table within a second.
 func testAgentKill(t *testing.T, d *dockerBed) {
-	r, svc, host, hostID := scenario(t, "kill")
+	r, svc, host, hostID := agentScenario(t, "kill")
 	k1 := d.startBox(t, "k1", boxSpec{labels: labelled(svc, host), args: []string{"-name", "k1"}})
 	k2 := d.startBox(t, "k2", boxSpec{labels: labelled(svc, host), args: []string{"-name", "k2"}})
 	startAgent(t, r, hostID, "--ttl", "10s")
@@ -205,7 +205,7 @@ func testAgentKill(t *testing.T, d *dockerBed) {
 // never routed; a healthy one is registered once healthy. Turning it
 // unhealthy takes it out (draining), healthy puts it back.
 func testAgentHealth(t *testing.T, d *dockerBed) {
-	r, svc, host, hostID := scenario(t, "health")
+	r, svc, host, hostID := agentScenario(t, "health")
 	sick := d.startBox(t, "sick", boxSpec{labels: labelled(svc, host), health: true, args: []string{"-name", "sick", "-ready-after", "1h"}})
 	fine := d.startBox(t, "fine", boxSpec{labels: labelled(svc, host), health: true, args: []string{"-name", "fine", "-ready-after", "1s"}})
 	startAgent(t, r, hostID, "--ttl", "10s")
@@ -261,7 +261,7 @@ func testAgentHealth(t *testing.T, d *dockerBed) {
 // stale.
 func testAgentRestart(t *testing.T, d *dockerBed) {
 	const ttl = 4 * time.Second
-	r, svc, host, hostID := scenario(t, "restart")
+	r, svc, host, hostID := agentScenario(t, "restart")
 	a1 := d.startBox(t, "a1", boxSpec{labels: labelled(svc, host)})
 	a2 := d.startBox(t, "a2", boxSpec{labels: labelled(svc, host)})
 	both := []string{hostID + ":" + a1.Short() + " ready", hostID + ":" + a2.Short() + " ready"}
@@ -298,7 +298,7 @@ func testAgentRestart(t *testing.T, d *dockerBed) {
 // The agent does not exit: it reconnects with back-off, re-lists and
 // catches every change.
 func testAgentStreamCut(t *testing.T, d *dockerBed) {
-	r, svc, host, hostID := scenario(t, "cut")
+	r, svc, host, hostID := agentScenario(t, "cut")
 	proxy := startDockerProxy(t)
 	c1 := d.startBox(t, "c1", boxSpec{labels: labelled(svc, host)})
 	ag := startAgent(t, r, hostID, "--ttl", "10s", "--docker", proxy.URL())

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -21,6 +23,7 @@ type config struct {
 	bodySize   int
 	readyAfter time.Duration
 	grace      time.Duration
+	lameDuck   time.Duration
 }
 
 // app is the HTTP handler of one demoapp process.
@@ -28,7 +31,13 @@ type app struct {
 	name    string
 	body    []byte
 	readyAt time.Time
-	log     *slog.Logger
+	// stopping is set for the lame-duck period after SIGTERM: the app
+	// still serves, but /healthz says it is going.
+	stopping atomic.Bool
+	// forcedDown is set by PUT /healthz "down" (tests and demos of health
+	// checks) and cleared by "up".
+	forcedDown atomic.Bool
+	log        *slog.Logger
 
 	// wsCtx ends when the grace period is over: open WebSockets are then
 	// closed. ws counts the WebSocket sessions under way.
@@ -85,8 +94,20 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Backend", a.name)
 	switch r.URL.Path {
 	case "/healthz":
+		if r.Method == http.MethodPut {
+			a.setHealth(w, r)
+			return
+		}
+		if a.forcedDown.Load() {
+			http.Error(w, "down (set by PUT /healthz)", http.StatusServiceUnavailable)
+			return
+		}
 		if time.Now().Before(a.readyAt) {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		if a.stopping.Load() {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ok\n")
@@ -100,6 +121,21 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
 		w.Write(a.body)
 	}
+}
+
+// setHealth serves PUT /healthz with a body of "down" or "up".
+func (a *app) setHealth(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 16))
+	switch strings.TrimSpace(string(b)) {
+	case "down":
+		a.forcedDown.Store(true)
+	case "up":
+		a.forcedDown.Store(false)
+	default:
+		http.Error(w, `want "down" or "up"`, http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // echo serves one WebSocket session: every message is sent back as it
@@ -149,6 +185,18 @@ func serve(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) e
 	case err := <-served:
 		return err
 	case <-ctx.Done():
+	}
+	if cfg.lameDuck > 0 {
+		// Keep serving while routers notice (the Docker agent drains the
+		// instance, health checks see /healthz fail): a container engine
+		// signals the app before it tells anyone it is stopping it.
+		a.stopping.Store(true)
+		log.Info("lame duck: still serving, /healthz answers 503", "for", cfg.lameDuck.String())
+		select {
+		case err := <-served:
+			return err
+		case <-time.After(cfg.lameDuck):
+		}
 	}
 	log.Info("shutting down", "grace", cfg.grace.String())
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.grace)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,38 @@ func TestShutdownGraceEnds(t *testing.T) {
 	s.waitServed(t, 5*time.Second)
 	if err := <-read; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("read after the grace period: %v, want close 1001", err)
+	}
+}
+
+func TestHealthCanBeForcedAndLameDuck(t *testing.T) {
+	a := newApp(config{name: "x"}, slog.New(slog.DiscardHandler), context.Background())
+	status := func(method, body string) int {
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, httptest.NewRequest(method, "/healthz", strings.NewReader(body)))
+		return w.Code
+	}
+	for _, step := range []struct {
+		method, body string
+		want         int
+	}{
+		{"GET", "", 200}, {"PUT", "down", 204}, {"GET", "", 503}, {"PUT", "sideways", 400}, {"PUT", "up", 204}, {"GET", "", 200},
+	} {
+		if got := status(step.method, step.body); got != step.want {
+			t.Errorf("%s /healthz %q = %d, want %d", step.method, step.body, got, step.want)
+		}
+	}
+	a.stopping.Store(true) // the lame-duck period after SIGTERM
+	if got := status("GET", ""); got != 503 {
+		t.Errorf("during the lame-duck period /healthz = %d, want 503", got)
+	}
+}
+
+func TestCheckMode(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer down.Close()
+	if healthCheck(up.URL) != 0 || healthCheck(down.URL) != 1 || healthCheck("http://127.0.0.1:1/") != 1 {
+		t.Error("-check exit codes wrong")
 	}
 }
