@@ -159,7 +159,7 @@ func checkOf(s catalog.Service) *upstream.Check {
 	if s.Healthcheck != "tcp" {
 		c.Path, c.Status = s.Healthcheck, s.HealthStatus
 		for _, m := range s.MountpointsParsed() {
-			if !m.Wildcard {
+			if m.HTTP() && !m.Wildcard {
 				c.Host = m.Host
 				break
 			}
@@ -198,6 +198,9 @@ func (c *Compiler) reindex() {
 	for _, n := range names {
 		cs := c.byName[n]
 		for _, m := range cs.entry.Service.MountpointsParsed() {
+			if !m.HTTP() {
+				continue // passthrough and TCP: see streams.go
+			}
 			key := m.String()
 			if o, taken := owner[key]; taken {
 				problems = append(problems, fmt.Sprintf("mountpoint %q is claimed by services %q and %q; %q serves it", key, o, n, o))
