@@ -50,13 +50,13 @@ type Options struct {
 type Proxy struct {
 	active atomic.Int64 // requests being served, upgraded connections included
 
-	table  func() *route.Table
-	rp     *httputil.ReverseProxy
-	ids    *idGen
-	alog   *accesslog.Logger
-	obs    Observer
-	log    *slog.Logger
-	now    func() time.Time
+	table     func() *route.Table
+	rp        *httputil.ReverseProxy
+	ids       *idGen
+	alog      *accesslog.Logger
+	obs       Observer
+	log       *slog.Logger
+	now       func() time.Time
 	bufs      sync.Pool
 	httpsPort string
 }
