@@ -108,8 +108,10 @@ func freePort(t *testing.T) int {
 
 type loopback struct{}
 
-func (loopback) Listen(p int) (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)) }
-func (loopback) Release(ln net.Listener)            { ln.Close() }
+func (loopback) Listen(p int) (net.Listener, error) {
+	return net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+}
+func (loopback) Release(ln net.Listener) { ln.Close() }
 
 // exchange sends msg, half-closes and returns the whole answer.
 func exchange(addr, msg string) (string, error) {
