@@ -167,6 +167,7 @@ func writeService(w io.Writer, s api.Service) error {
 	t.row("strip_prefix:", strconv.FormatBool(s.StripPrefix))
 	t.row("max_fails:", strconv.Itoa(s.MaxFails))
 	t.row("fail_timeout:", s.FailTimeout.String())
+	streamRows(t, s.Service)
 	if err := t.write(w); err != nil {
 		return err
 	}
