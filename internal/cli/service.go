@@ -69,7 +69,7 @@ func (a *app) servicePutCmd() *cobra.Command {
 		Example: "  webrouter service put demo.web --mountpoint demo.example.com --mountpoint example.com/demo --healthcheck /ping\n" +
 			"  webrouter service put secure --mountpoint secure.example.com --passthrough\n" +
 			"  webrouter service put tcpfront --tcp-port 9999 --healthcheck tcp",
-		Args:    exactArgs("NAME"),
+		Args: exactArgs("NAME"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			if len(o.mountpoints) == 0 && len(o.streams.tcpPorts) == 0 {
 				return usagef("give at least one --mountpoint (or --tcp-port), e.g. --mountpoint demo.example.com")
