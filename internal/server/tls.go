@@ -87,6 +87,10 @@ func (s *streams) openHTTPS(lv *live.Live, h http.Handler, active func() int64,
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(true)
+		// Advertise HTTP/2's default frame size (as nginx does) rather
+		// than Go's 1 MiB, so that larger frames are refused as the
+		// specification's default requires.
+		srv.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: 1 << 14}
 	})
 }
 
