@@ -124,6 +124,9 @@ func writeRoutes(w io.Writer, r api.Routes) error {
 	if err := t.write(w); err != nil {
 		return err
 	}
+	if err := writeStreamRoutes(w, r); err != nil {
+		return err
+	}
 	if len(r.Problems) > 0 {
 		fmt.Fprintln(w, "problems:")
 		for _, p := range r.Problems {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/webrouter/webrouter/internal/api"
 	"github.com/webrouter/webrouter/internal/catalog"
 )
 
@@ -92,4 +94,26 @@ func streamRows(t *table, s catalog.Service) {
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// writeStreamRoutes writes the passthrough routes and the TCP ports of the
+// live table, when there are any.
+func writeStreamRoutes(w io.Writer, r api.Routes) error {
+	if len(r.Passthrough) == 0 && len(r.TCP) == 0 {
+		return nil
+	}
+	t := &table{}
+	t.row("")
+	t.row("LISTENER", "SERVICE", "STATE", "INSTANCES")
+	for _, p := range r.Passthrough {
+		t.row("tls://"+p.Host, p.Service, "passthrough", strconv.Itoa(len(p.Instances)))
+	}
+	for _, p := range r.TCP {
+		state := "listening"
+		if !p.Listening {
+			state = "not listening: " + p.Error
+		}
+		t.row("tcp://:"+strconv.Itoa(p.Port), p.Service, state, strconv.Itoa(len(p.Instances)))
+	}
+	return t.write(w)
 }
