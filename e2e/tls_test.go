@@ -279,3 +279,29 @@ func TestWebSocketOverHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestCertDir: --cert-dir certificates are served from the start, even
+// with an empty registry, and follow the directory's changes.
+func TestCertDir(t *testing.T) {
+	ca := certtest.MustCA("ca")
+	dir := t.TempDir()
+	write := func(name string, c *certtest.Cert) {
+		os.WriteFile(filepath.Join(dir, name+".key"), []byte(c.KeyPEM), 0o600)
+		os.WriteFile(filepath.Join(dir, name+".crt"), []byte(c.CertPEM), 0o600)
+	}
+	write("one", ca.MustIssue(certtest.Options{Names: []string{"one.test"}}))
+	r := startTLSRouter(t, "--cert-dir", dir)
+	if _, err := handshake(t, r.HTTPS, "one.test", ca.Pool()); err != nil {
+		t.Fatalf("at start: %v", err)
+	}
+	write("two", ca.MustIssue(certtest.Options{Names: []string{"two.test"}}))
+	eventually(t, 10*time.Second, "the new file to be served", func() bool {
+		_, err := handshake(t, r.HTTPS, "two.test", ca.Pool())
+		return err == nil
+	})
+	os.Remove(filepath.Join(dir, "one.crt"))
+	eventually(t, 10*time.Second, "the removed file to go", func() bool {
+		_, err := handshake(t, r.HTTPS, "one.test", ca.Pool())
+		return err != nil
+	})
+}

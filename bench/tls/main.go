@@ -65,6 +65,7 @@ type proxy struct {
 	tcp    string // host:port of the TCP service
 	stop   func()
 	output func() string
+	pid    int // for its CPU time
 }
 
 // env is what both proxies share.
@@ -129,9 +130,24 @@ func run(ctx context.Context, o options) error {
 	defer stopEcho()
 	e.echo = echo
 
-	type result struct{ keepAlive, newConn, tcpMiB []float64 }
+	// Each case records its rate and its rate per CPU-second of the proxy,
+	// which other load on the machine disturbs much less.
+	type sample struct{ rate, perCPU []float64 }
+	type result struct{ keepAlive, newConn, tcpMiB sample }
 	results := map[string]*result{"webrouter": {}, "haproxy": {}}
 	order := []string{"webrouter", "haproxy"}
+	measure := func(p *proxy, s *sample, f func() (float64, error)) error {
+		cpu0 := cpuSeconds(p.pid)
+		rate, err := f()
+		if err != nil {
+			return err
+		}
+		s.rate = append(s.rate, rate)
+		if cpu := cpuSeconds(p.pid) - cpu0; cpu > 0 {
+			s.perCPU = append(s.perCPU, rate*o.duration.Seconds()/cpu)
+		}
+		return nil
+	}
 	for round := 1; round <= o.rounds; round++ {
 		for _, name := range order {
 			if ctx.Err() != nil {
@@ -142,35 +158,32 @@ func run(ctx context.Context, o options) error {
 				return err
 			}
 			r := results[name]
-			ka, err := runWrk(ctx, e.loadCPU, "https://"+p.https+"/", o.conns, o.duration, false)
+			url := "https://" + p.https + "/"
+			err = measure(p, &r.keepAlive, func() (float64, error) { return runWrk(ctx, e.loadCPU, url, o.conns, o.duration, false) })
 			if err == nil {
-				r.keepAlive = append(r.keepAlive, ka)
-				var nc float64
-				nc, err = runWrk(ctx, e.loadCPU, "https://"+p.https+"/", o.conns, o.duration, true)
-				r.newConn = append(r.newConn, nc)
+				err = measure(p, &r.newConn, func() (float64, error) { return runWrk(ctx, e.loadCPU, url, o.conns, o.duration, true) })
 			}
 			if err == nil {
-				var mib float64
-				mib, err = tcpThroughput(ctx, p.tcp, o.tcpConns, o.duration)
-				r.tcpMiB = append(r.tcpMiB, mib)
+				err = measure(p, &r.tcpMiB, func() (float64, error) { return tcpThroughput(ctx, p.tcp, o.tcpConns, o.duration) })
 			}
 			p.stop()
 			if err != nil {
 				return fmt.Errorf("%s, round %d: %w\n%s", name, round, err, p.output())
 			}
+			last := func(s sample) float64 { return s.rate[len(s.rate)-1] }
 			fmt.Fprintf(os.Stderr, "round %d %-9s https keep-alive %8.0f req/s, new connection %7.0f req/s, tcp %7.1f MiB/s\n",
-				round, name, r.keepAlive[len(r.keepAlive)-1], r.newConn[len(r.newConn)-1], r.tcpMiB[len(r.tcpMiB)-1])
+				round, name, last(r.keepAlive), last(r.newConn), last(r.tcpMiB))
 		}
 		slices.Reverse(order) // alternate who goes first
 	}
 	w, h := results["webrouter"], results["haproxy"]
-	fmt.Printf("\n%s, %d rounds of %s per case, proxies pinned to CPU %s, load to CPU %s\n\n",
+	fmt.Printf("\n%s, %d rounds of %s per case, proxies pinned to CPU %s (GOMAXPROCS=1), load to CPU %s; medians\n\n",
 		time.Now().Format("2006-01-02"), o.rounds, o.duration, e.proxyCPU, e.loadCPU)
-	fmt.Println("| case | webrouter | HAProxy 2.6 | webrouter / HAProxy |")
-	fmt.Println("|---|---|---|---|")
-	row := func(what, unit string, a, b []float64) {
-		ma, mb := median(a), median(b)
-		fmt.Printf("| %s | %.0f %s | %.0f %s | %.2f× |\n", what, ma, unit, mb, unit, ma/mb)
+	fmt.Println("| case | webrouter | HAProxy 2.6 | ratio | webrouter per CPU-s | HAProxy per CPU-s | ratio |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	row := func(what, unit string, a, b sample) {
+		ra, rb, ca, cb := median(a.rate), median(b.rate), median(a.perCPU), median(b.perCPU)
+		fmt.Printf("| %s | %.0f %s | %.0f %s | %.2f× | %.0f | %.0f | %.2f× |\n", what, ra, unit, rb, unit, ra/rb, ca, cb, ca/cb)
 	}
 	row(fmt.Sprintf("HTTPS keep-alive, %d B, wrk -c%d", o.body, o.conns), "req/s", w.keepAlive, h.keepAlive)
 	row(fmt.Sprintf("HTTPS new TLS connection per request, wrk -c%d", o.conns), "req/s", w.newConn, h.newConn)

@@ -44,11 +44,16 @@ func (e *env) start(name string) (*proxy, error) {
 
 func (e *env) startWebrouter() (*proxy, error) {
 	data := filepath.Join(e.tmp, fmt.Sprintf("data-%d", time.Now().UnixNano()))
-	r, err := testbed.Start(e.webrouter, data, nil, "--https", "127.0.0.1:0", "--tcp-bind", "127.0.0.1", "--access-log", "off")
+	var environ []string
+	if e.proxyCPU != "" {
+		environ = append(os.Environ(), "GOMAXPROCS=1") // it gets one core, as HAProxy does
+	}
+	r, err := testbed.Start(e.webrouter, data, environ, "--https", "127.0.0.1:0", "--tcp-bind", "127.0.0.1", "--access-log", "off")
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{name: "webrouter", https: r.HTTPS, stop: func() { r.Stop(10 * time.Second) }, output: r.Stderr.String}
+	p := &proxy{name: "webrouter", https: r.HTTPS, stop: func() { r.Stop(10 * time.Second) }, output: r.Stderr.String,
+		pid: r.Cmd.Process.Pid}
 	if e.proxyCPU != "" {
 		pin(r.Cmd.Process.Pid, e.proxyCPU)
 	}
@@ -77,6 +82,9 @@ func (e *env) startWebrouter() (*proxy, error) {
 	return p, nil
 }
 
+// haproxyConfig mirrors webrouter's set-up: X-Forwarded-For added,
+// backend connections kept alive and shared between client connections
+// (as webrouter's pool does), least_conn for the TCP service.
 const haproxyConfig = `global
 	maxconn 4000
 	log stderr format raw local0 err
@@ -92,6 +100,7 @@ frontend https
 	default_backend web
 backend web
 	balance roundrobin
+	http-reuse always
 	server web {{WEB}}
 frontend tcp
 	mode tcp
@@ -135,6 +144,7 @@ func (e *env) startHAProxy() (*proxy, error) {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	p.output = out.String
+	p.pid = cmd.Process.Pid
 	p.stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -276,4 +286,25 @@ func tcpThroughput(ctx context.Context, addr string, conns int, d time.Duration)
 		return 0, fmt.Errorf("tcp: %w", err)
 	}
 	return float64(got.Load()) / (1 << 20) / d.Seconds(), nil
+}
+
+// cpuSeconds returns the CPU time (user + system) a process has used, from
+// /proc/<pid>/stat; 0 if it cannot be read.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }

@@ -60,6 +60,11 @@ func (l *Live) RunLocal(ctx context.Context, feed *catalog.Feed, c *compile.Comp
 	}
 }
 
+// Seed swaps in t, a table compiled before Run starts (e.g. with the
+// router's own certificates, which must be served even while the registry
+// is empty). It must not be called once Run (or RunLocal) runs.
+func (l *Live) Seed(t *route.Table) { l.swap(t) }
+
 func (l *Live) swap(t *route.Table) {
 	l.cur.Store(t)
 	l.mu.Lock()

@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	if dirCerts != nil {
-		comp.ApplyLocal(0, dirCerts) // in the first table
+		lv.Seed(comp.ApplyLocal(0, dirCerts)) // served from the start, even with an empty registry
 	}
 	go lv.RunLocal(liveCtx, store.State().Subscribe(), comp, dirFeed)
 	go warnExpiring(liveCtx, lv, swapped, log)

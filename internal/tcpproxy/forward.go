@@ -201,13 +201,22 @@ func (s *session) cut() {
 // ends cleanly (EOF) half-closes the other side's write; an error in
 // either direction closes both. The idle timer closes both when nothing
 // moved for s.idle.
+//
+// Between two TCP sockets the bytes move in the kernel (splice(2), through
+// net.TCPConn.ReadFrom) and idleness is read from the sockets themselves
+// (TCP_INFO's time since data was last received on either); otherwise a
+// user-space loop copies and notes each move.
 func (s *session) pipe(f *Forwarder) {
 	s.last.Store(time.Now().UnixNano())
+	_, kernel := sinceData(s.client, s.backend)
 	if s.idle > 0 {
 		var check func()
 		var timer *time.Timer
 		check = func() {
 			since := time.Since(time.Unix(0, s.last.Load()))
+			if kernel {
+				since, _ = sinceData(s.client, s.backend)
+			}
 			if since >= s.idle {
 				s.cut()
 				return
@@ -219,15 +228,21 @@ func (s *session) pipe(f *Forwarder) {
 	}
 	done := make(chan struct{})
 	go func() {
-		s.copy(f, s.backend, s.client)
+		s.copy(f, s.backend, s.client, kernel)
 		close(done)
 	}()
-	s.copy(f, s.client, s.backend)
+	s.copy(f, s.client, s.backend, kernel)
 	<-done
 }
 
 // copy moves bytes from src to dst until src ends.
-func (s *session) copy(f *Forwarder, dst, src net.Conn) {
+func (s *session) copy(f *Forwarder, dst, src net.Conn, kernel bool) {
+	if kernel {
+		// *net.TCPConn → *net.TCPConn: splice. ReadFrom returns nil at EOF.
+		_, err := dst.(*net.TCPConn).ReadFrom(src.(*net.TCPConn))
+		s.end(dst, err)
+		return
+	}
 	bp := f.bufs.Get().(*[]byte)
 	defer f.bufs.Put(bp)
 	buf := *bp
@@ -242,14 +257,23 @@ func (s *session) copy(f *Forwarder, dst, src net.Conn) {
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-					return
-				}
+				err = nil
 			}
-			s.cut()
+			s.end(dst, err)
 			return
 		}
 	}
+}
+
+// end finishes one direction: a clean end (err nil) half-closes dst, an
+// error closes both sides.
+func (s *session) end(dst net.Conn, err error) {
+	if err == nil {
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			return
+		}
+	}
+	s.cut()
 }
 
 // clientIP is the host part of a connection's remote address, the key of

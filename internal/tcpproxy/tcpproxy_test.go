@@ -267,6 +267,46 @@ func TestIdleTimeoutAndDrain(t *testing.T) {
 	}
 	client.Close()
 
+	// Between TCP sockets (splice, idleness from TCP_INFO) too; a trickle
+	// of data keeps the connection open past the timeout.
+	front, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer front.Close()
+	served := make(chan time.Duration, 2)
+	go func() {
+		for {
+			c, err := front.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				t0 := time.Now()
+				f.Serve(c, nil, svc, "test")
+				served <- time.Since(t0)
+			}()
+		}
+	}()
+	idle, _ := net.Dial("tcp", front.Addr().String())
+	defer idle.Close()
+	busy, _ := net.Dial("tcp", front.Addr().String())
+	defer busy.Close()
+	for i := 0; i < 8; i++ {
+		busy.Write([]byte("x"))
+		time.Sleep(250 * time.Millisecond)
+	}
+	select {
+	case d := <-served:
+		if d < 900*time.Millisecond || d > 1900*time.Millisecond {
+			t.Errorf("the idle TCP connection closed after %s, want about 1s", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an idle TCP connection was not closed")
+	}
+	select {
+	case d := <-served:
+		t.Errorf("a connection that kept moving was closed after %s", d)
+	default:
+	}
+
 	// Drain cuts what is left at the deadline.
 	client2, server2 := net.Pipe()
 	go f.Serve(server2, nil, svc, "test")
@@ -274,7 +314,7 @@ func TestIdleTimeoutAndDrain(t *testing.T) {
 	for f.Active() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	if cut := f.Drain(time.Now().Add(50 * time.Millisecond)); cut != 1 {
+	if cut := f.Drain(time.Now().Add(50 * time.Millisecond)); cut != 2 { // the pipe and the busy one
 		t.Errorf("drain cut %d, want 1", cut)
 	}
 }
