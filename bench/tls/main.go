@@ -186,7 +186,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("| %s | %.0f %s | %.0f %s | %.2f× | %.0f | %.0f | %.2f× |\n", what, ra, unit, rb, unit, ra/rb, ca, cb, ca/cb)
 	}
 	row(fmt.Sprintf("HTTPS keep-alive, %d B, wrk -c%d", o.body, o.conns), "req/s", w.keepAlive, h.keepAlive)
-	row(fmt.Sprintf("HTTPS new TLS connection per request, wrk -c%d", o.conns), "req/s", w.newConn, h.newConn)
+	row(fmt.Sprintf("HTTPS new (resumed) TLS connection per request, wrk -c%d", o.conns), "req/s", w.newConn, h.newConn)
 	row(fmt.Sprintf("TCP echo throughput, %d connections", o.tcpConns), "MiB/s", w.tcpMiB, h.tcpMiB)
 	return nil
 }
