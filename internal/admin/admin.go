@@ -38,6 +38,9 @@ type Options struct {
 	WaitTimeout time.Duration // how long a write waits to become routable; 0: 2s
 	Log         *slog.Logger  // nil: discard
 	Upgrade     func() error  // starts a binary upgrade (POST /v1/upgrade); nil: 501
+
+	Ports       func() []api.Port // the TCP ports and their listeners, for /v1/routes; nil: none
+	DefaultCert string            // the certificate served when no name matches (--default-cert)
 }
 
 type server struct {
@@ -60,6 +63,8 @@ func New(o Options) http.Handler {
 	mux.Handle("/v1/services/{name}/instances/{id}", methods{http.MethodGet: s.getInstance, http.MethodPut: s.putInstance, http.MethodDelete: s.deleteInstance})
 	mux.Handle("/v1/services/{name}/instances/{id}/heartbeat", methods{http.MethodPut: s.heartbeat})
 	mux.Handle("/v1/routes", methods{http.MethodGet: s.routes})
+	mux.Handle("/v1/certificates", methods{http.MethodGet: s.listCerts})
+	mux.Handle("/v1/certificates/{name}", methods{http.MethodGet: s.getCert, http.MethodPut: s.putCert, http.MethodDelete: s.deleteCert})
 	mux.Handle("/v1/status", methods{http.MethodGet: s.status})
 	mux.Handle("/v1/services/{name}/instances/{id}/state", methods{http.MethodPut: s.putInstanceState})
 	mux.Handle("/v1/upgrade", methods{http.MethodPost: s.upgrade})

@@ -11,6 +11,10 @@
 //	GET    /v1/services/{name}/instances/{id}   → Instance
 //	DELETE /v1/services/{name}/instances/{id}   → 204
 //	PUT    /v1/services/{name}/instances/{id}/heartbeat → 204 (lease renewed), 404 gone: register again
+//	PUT    /v1/certificates/{name}              body catalog.CertificateSpec → Certificate
+//	GET    /v1/certificates                     → CertificateList
+//	GET    /v1/certificates/{name}              → Certificate (never the key)
+//	DELETE /v1/certificates/{name}              → 204
 //	GET    /v1/routes                           → Routes
 //	GET    /v1/status                           → Status
 //	GET    /healthz                             → 200 "ok" while serving
@@ -61,6 +65,41 @@ type Routes struct {
 	Revision   uint64   `json:"revision"`   // registry revision it was compiled from
 	Routes     []Route  `json:"routes"`     // sorted by host, then longest path first
 	Problems   []string `json:"problems,omitempty"`
+
+	Passthrough []Route `json:"passthrough,omitempty"` // tls:// mountpoints: Host is the server name, Path "/"
+	TCP         []Port  `json:"tcp,omitempty"`         // tcp:// ports, sorted, with the state of their listeners
+}
+
+// Port is one TCP port of the table and its listener.
+type Port struct {
+	Port      int        `json:"port"`
+	Service   string     `json:"service"`
+	Listening bool       `json:"listening"`
+	Error     string     `json:"error,omitempty"` // why it is not listening; retried
+	Since     time.Time  `json:"since"`           // when it last changed state
+	Instances []Instance `json:"instances"`
+}
+
+// Certificate describes a TLS certificate. The private key is never part
+// of any answer.
+type Certificate struct {
+	Name        string    `json:"name"`
+	Source      string    `json:"source"`             // "registry" (PUT /v1/certificates) or "dir" (--cert-dir)
+	Domains     []string  `json:"domains"`            // the server names it serves
+	Override    bool      `json:"override,omitempty"` // domains were given explicitly instead of the SANs
+	SANs        []string  `json:"sans"`               // the DNS names in the certificate
+	Subject     string    `json:"subject"`
+	Issuer      string    `json:"issuer"`
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+	ExpiresSoon bool      `json:"expires_soon"`      // within 14 days, or expired
+	Default     bool      `json:"default,omitempty"` // served when no name matches (--default-cert)
+}
+
+// CertificateList is the answer to GET /v1/certificates.
+type CertificateList struct {
+	Revision     uint64        `json:"revision"`
+	Certificates []Certificate `json:"certificates"` // the registry's, then the cert dir's, by name
 }
 
 // Route is one host+path of the table.

@@ -3,11 +3,13 @@ package catalog
 import "sync"
 
 // Batch is what a Feed consumer takes at once: the latest entry of every
-// service that changed since the last Take (nil for a deleted service), and
-// the revision the state had reached.
+// service that changed since the last Take (nil for a deleted service), the
+// latest version of every certificate that changed (nil for a deleted one),
+// and the revision the state had reached.
 type Batch struct {
-	Rev     uint64
-	Changes map[string]*Entry
+	Rev          uint64
+	Changes      map[string]*Entry
+	Certificates map[string]*Certificate // nil when none changed
 }
 
 // Feed carries a State's changes to one consumer. Changes coalesce per
@@ -19,7 +21,8 @@ type Feed struct {
 	rev     uint64
 	taken   uint64 // rev at the last Take
 	pending map[string]*Entry
-	ready   chan struct{} // holds one token while there is something to take
+	certs   map[string]*Certificate // nil until a certificate changes
+	ready   chan struct{}           // holds one token while there is something to take
 }
 
 func newFeed() *Feed {
@@ -34,8 +37,9 @@ func (f *Feed) Ready() <-chan struct{} { return f.ready }
 func (f *Feed) Take() Batch {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	b := Batch{Rev: f.rev, Changes: f.pending}
+	b := Batch{Rev: f.rev, Changes: f.pending, Certificates: f.certs}
 	f.pending = map[string]*Entry{}
+	f.certs = nil
 	f.taken = f.rev
 	return b
 }
@@ -43,6 +47,16 @@ func (f *Feed) Take() Batch {
 func (f *Feed) change(name string, e *Entry) {
 	f.mu.Lock()
 	f.pending[name] = e
+	f.mu.Unlock()
+	f.poke()
+}
+
+func (f *Feed) changeCert(name string, c *Certificate) {
+	f.mu.Lock()
+	if f.certs == nil {
+		f.certs = map[string]*Certificate{}
+	}
+	f.certs[name] = c
 	f.mu.Unlock()
 	f.poke()
 }

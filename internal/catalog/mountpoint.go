@@ -1,33 +1,54 @@
 package catalog
 
 import (
+	"strconv"
 	"strings"
 )
 
 // MaxPathLen bounds the path part of a mountpoint.
 const MaxPathLen = 1024
 
+// Mountpoint schemes. An HTTP mountpoint has none.
+const (
+	SchemeTLS = "tls" // "tls://host": TLS passthrough by SNI on the HTTPS entry point
+	SchemeTCP = "tcp" // "tcp://:port": a TCP listener on that port
+)
+
 // Mountpoint is where a service is reached: a host, exact or wildcard, and
-// an optional path prefix.
+// an optional path prefix (HTTP); a server name for TLS passthrough
+// ("tls://host"); or a TCP port ("tcp://:port").
 //
 // The canonical text form is "host" or "host/path": host in lower case,
 // no port, no trailing dot; path without a trailing slash ("/" alone means
 // no path). A wildcard host "*.demo.com" matches any name that ends in
-// ".demo.com", at any depth, as in nginx.
+// ".demo.com", at any depth, as in nginx. Passthrough mountpoints are
+// "tls://" and a host (exact or wildcard, no path); TCP mountpoints are
+// "tcp://:" and a port in 1–65535.
 type Mountpoint struct {
-	Host     string // lower case; for a wildcard, the part after "*." ("demo.com")
+	Scheme   string // "" (HTTP), SchemeTLS or SchemeTCP
+	Host     string // lower case; for a wildcard, the part after "*." ("demo.com"); "" for TCP
 	Wildcard bool   // true for "*.demo.com"
-	Path     string // "" or "/seg[/seg…]", no trailing slash
+	Path     string // "" or "/seg[/seg…]", no trailing slash; HTTP only
+	Port     int    // TCP only
 }
 
 // String returns the canonical text form.
 func (m Mountpoint) String() string {
+	if m.Scheme == SchemeTCP {
+		return "tcp://:" + strconv.Itoa(m.Port)
+	}
 	h := m.Host
 	if m.Wildcard {
 		h = "*." + h
 	}
+	if m.Scheme == SchemeTLS {
+		return "tls://" + h
+	}
 	return h + m.Path
 }
+
+// HTTP reports whether the mountpoint routes HTTP requests (no scheme).
+func (m Mountpoint) HTTP() bool { return m.Scheme == "" }
 
 // ParseMountpoint parses and canonicalises one mountpoint. field names the
 // input in the error (e.g. "mountpoints[0]").
@@ -35,8 +56,17 @@ func ParseMountpoint(field, s string) (Mountpoint, error) {
 	if s == "" {
 		return Mountpoint{}, fieldErr(field, "empty mountpoint; want a host such as \"demo.lain.local\", \"*.demo.com\" or \"demo.com/path\"")
 	}
+	scheme := ""
 	if i := strings.Index(s, "://"); i >= 0 {
-		return Mountpoint{}, fieldErr(field, "%q: scheme %q is not supported; give a host with an optional path, e.g. \"demo.com/api\"", s, s[:i])
+		scheme = s[:i]
+		switch scheme {
+		case SchemeTCP:
+			return parseTCPMountpoint(field, s)
+		case SchemeTLS:
+			s = s[i+3:]
+		default:
+			return Mountpoint{}, fieldErr(field, "%q: scheme %q is not supported; give a host with an optional path (\"demo.com/api\"), \"tls://host\" for TLS passthrough or \"tcp://:port\" for a TCP service", s, scheme)
+		}
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c >= 0x7f {
@@ -47,7 +77,7 @@ func ParseMountpoint(field, s string) (Mountpoint, error) {
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		host, path = s[:i], s[i:]
 	}
-	var m Mountpoint
+	m := Mountpoint{Scheme: scheme}
 	host = strings.ToLower(host)
 	if strings.HasPrefix(host, "*.") {
 		m.Wildcard = true
@@ -61,12 +91,28 @@ func ParseMountpoint(field, s string) (Mountpoint, error) {
 		return Mountpoint{}, fieldErr(field, "%q: host %s", s, err)
 	}
 	m.Host = host
+	if scheme == SchemeTLS && path != "" {
+		return Mountpoint{}, fieldErr(field, "\"tls://%s\": a passthrough mountpoint is a server name only; TLS is not terminated, so there is no path to route on", s)
+	}
 	p, err := cleanMountPath(path)
 	if err != "" {
 		return Mountpoint{}, fieldErr(field, "%q: path %s", s, err)
 	}
 	m.Path = p
 	return m, nil
+}
+
+// parseTCPMountpoint parses "tcp://:port".
+func parseTCPMountpoint(field, s string) (Mountpoint, error) {
+	rest := strings.TrimPrefix(s, "tcp://")
+	port, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
+	if !strings.HasPrefix(rest, ":") || err != nil || strings.HasPrefix(rest, ":+") {
+		return Mountpoint{}, fieldErr(field, "%q: want \"tcp://:port\", e.g. \"tcp://:9999\" (the router listens on the port on every address it binds TCP services to)", s)
+	}
+	if port < 1 || port > 65535 {
+		return Mountpoint{}, fieldErr(field, "%q: port %d is outside 1–65535", s, port)
+	}
+	return Mountpoint{Scheme: SchemeTCP, Port: port}, nil
 }
 
 // checkHostname returns "" for a valid DNS name (letters, digits, '-' and

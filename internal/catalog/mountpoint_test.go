@@ -20,6 +20,9 @@ func TestParseMountpoint(t *testing.T) {
 		{"a.b/x/y-z/~v@1:2", Mountpoint{Host: "a.b", Path: "/x/y-z/~v@1:2"}},
 		{"my_svc.internal", Mountpoint{Host: "my_svc.internal"}},
 		{"localhost", Mountpoint{Host: "localhost"}},
+		{"tls://Secure.Example.com", Mountpoint{Scheme: SchemeTLS, Host: "secure.example.com"}},
+		{"tls://*.example.com", Mountpoint{Scheme: SchemeTLS, Host: "example.com", Wildcard: true}},
+		{"tcp://:9999", Mountpoint{Scheme: SchemeTCP, Port: 9999}},
 	}
 	for _, tt := range tests {
 		got, err := ParseMountpoint("m", tt.in)
@@ -39,7 +42,14 @@ func TestParseMountpointRejects(t *testing.T) {
 	}{
 		{"", "empty"},
 		{"demo.com:8080", "port"},
-		{"tcp://:9999", "scheme"},
+		{"udp://:53", "scheme"},
+		{"http://demo.com", "scheme"},
+		{"tcp://9999", "tcp://:port"},
+		{"tcp://:0", "outside"},
+		{"tcp://:70000", "outside"},
+		{"tcp://host:80", "tcp://:port"},
+		{"tls://demo.com/x", "no path"},
+		{"tls://demo.com:443", "port"},
 		{"demo..com", "empty label"},
 		{".demo.com", "empty label"},
 		{"-demo.com", "starts or ends"},
@@ -68,7 +78,7 @@ func TestParseMountpointRejects(t *testing.T) {
 }
 
 func TestMountpointStringRoundTrip(t *testing.T) {
-	for _, in := range []string{"demo.com", "*.demo.com", "demo.com/a/b", "*.x.y/z"} {
+	for _, in := range []string{"demo.com", "*.demo.com", "demo.com/a/b", "*.x.y/z", "tls://a.b", "tls://*.a.b", "tcp://:1"} {
 		m, err := ParseMountpoint("", in)
 		if err != nil {
 			t.Fatal(err)

@@ -43,6 +43,17 @@ type Service struct {
 	HealthRise     int      `json:"health_rise,omitempty"`
 	HealthFall     int      `json:"health_fall,omitempty"`
 	HealthStatus   string   `json:"health_status,omitempty"` // e.g. "200-399" or "200,204"
+
+	// HTTP options (see options.go).
+	ResponseHeaders map[string]string `json:"response_headers,omitempty"` // canonical names; "" removes the header
+	SecurityHeaders bool              `json:"security_headers"`           // HSTS, X-Frame-Options, nosniff on HTTPS responses
+	BackendProtocol string            `json:"backend_protocol"`           // BackendHTTP or BackendH2C
+
+	// Connection options, for tls:// and tcp:// mountpoints (see options.go).
+	Passthrough   bool     `json:"passthrough,omitempty"`    // host mountpoints were given as TLS passthrough
+	TCPPorts      []int    `json:"tcp_ports,omitempty"`      // sorted; each also a "tcp://:port" mountpoint
+	ProxyProtocol string   `json:"proxy_protocol,omitempty"` // "", ProxyV1 or ProxyV2
+	IdleTimeout   Duration `json:"idle_timeout,omitempty"`   // connections idle this long are closed
 }
 
 // Defaults for active health checks.
@@ -76,6 +87,14 @@ type ServiceSpec struct {
 	HealthRise     *int   `json:"health_rise,omitempty"`     // default 2
 	HealthFall     *int   `json:"health_fall,omitempty"`     // default 3
 	HealthStatus   string `json:"health_status,omitempty"`   // default "200-399"
+
+	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
+	SecurityHeaders *bool             `json:"security_headers,omitempty"` // default true
+	BackendProtocol string            `json:"backend_protocol,omitempty"` // default "http"
+	Passthrough     bool              `json:"passthrough,omitempty"`
+	TCPPorts        []int             `json:"tcp_ports,omitempty"`
+	ProxyProtocol   string            `json:"proxy_protocol,omitempty"`
+	IdleTimeout     string            `json:"idle_timeout,omitempty"` // default 10m, with tls:// or tcp:// mountpoints
 }
 
 // NewService validates spec, applies defaults and returns the service in
@@ -115,7 +134,7 @@ func NewService(name string, spec ServiceSpec) (Service, error) {
 	if err := s.healthFromSpec(spec); err != nil {
 		return Service{}, err
 	}
-	if len(spec.Mountpoints) == 0 {
+	if len(spec.Mountpoints) == 0 && len(spec.TCPPorts) == 0 {
 		return Service{}, fieldErr("mountpoints", "required: give at least one, e.g. [\"demo.lain.local\"]")
 	}
 	seen := make(map[string]bool, len(spec.Mountpoints))
@@ -128,6 +147,12 @@ func NewService(name string, spec ServiceSpec) (Service, error) {
 			seen[c] = true
 			s.Mountpoints = append(s.Mountpoints, c)
 		}
+	}
+	if err := s.httpFromSpec(spec); err != nil {
+		return Service{}, err
+	}
+	if err := s.connFromSpec(spec); err != nil {
+		return Service{}, err
 	}
 	if err := s.check(); err != nil {
 		return Service{}, err
@@ -173,7 +198,12 @@ func ParseService(data []byte) (Service, error) {
 	spec := ServiceSpec{
 		Mountpoints: s.Mountpoints, Healthcheck: s.Healthcheck, HTTPSOnly: s.HTTPSOnly,
 		Balance: s.Balance, StripPrefix: &s.StripPrefix, MaxFails: &s.MaxFails, FailTimeout: s.FailTimeout.String(),
-		HealthStatus: s.HealthStatus,
+		HealthStatus:    s.HealthStatus,
+		ResponseHeaders: s.ResponseHeaders, SecurityHeaders: &s.SecurityHeaders, BackendProtocol: s.BackendProtocol,
+		Passthrough: s.Passthrough, TCPPorts: s.TCPPorts, ProxyProtocol: s.ProxyProtocol,
+	}
+	if s.IdleTimeout != 0 {
+		spec.IdleTimeout = s.IdleTimeout.String()
 	}
 	if s.Healthcheck != "" {
 		spec.HealthInterval, spec.HealthTimeout = s.HealthInterval.String(), s.HealthTimeout.String()
@@ -182,8 +212,8 @@ func ParseService(data []byte) (Service, error) {
 	return NewService(s.Name, spec)
 }
 
-// MountpointsParsed returns the service's mountpoints in parsed form. The
-// service must be valid.
+// MountpointsParsed returns the service's mountpoints in parsed form, of
+// every scheme (see Mountpoint.HTTP). The service must be valid.
 func (s Service) MountpointsParsed() []Mountpoint {
 	out := make([]Mountpoint, 0, len(s.Mountpoints))
 	for _, raw := range s.Mountpoints {

@@ -18,6 +18,7 @@ func TestNewServiceDefaults(t *testing.T) {
 	want := Service{
 		Name: "demo.web.web", Mountpoints: []string{"demo.lain.local", "lain.demo.com/hello"},
 		Balance: RoundRobin, StripPrefix: true, MaxFails: 3, FailTimeout: Duration(10 * time.Second),
+		SecurityHeaders: true, BackendProtocol: BackendHTTP,
 	}
 	if !equalEntry(&Entry{Service: got}, &Entry{Service: want}) {
 		t.Errorf("NewService = %+v, want %+v", got, want)

@@ -41,12 +41,13 @@ type State struct {
 	rev     uint64
 	entries map[string]*Entry
 	owners  map[string][]string // canonical mountpoint -> services claiming it
+	certs   map[string]*Certificate
 	feeds   []*Feed
 }
 
 // NewState returns an empty state at revision 0.
 func NewState() *State {
-	return &State{entries: map[string]*Entry{}, owners: map[string][]string{}}
+	return &State{entries: map[string]*Entry{}, owners: map[string][]string{}, certs: map[string]*Certificate{}}
 }
 
 // Rev returns the revision of the last applied change.
@@ -231,14 +232,17 @@ func (s *State) advance(rev uint64) {
 	}
 }
 
-// Subscribe returns a Feed that first delivers every current entry, then
-// each change. A Feed has one consumer.
+// Subscribe returns a Feed that first delivers every current entry and
+// certificate, then each change. A Feed has one consumer.
 func (s *State) Subscribe() *Feed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := newFeed()
 	for name, e := range s.entries {
 		f.change(name, e)
+	}
+	for name, c := range s.certs {
+		f.changeCert(name, c)
 	}
 	f.advance(s.rev)
 	s.feeds = append(s.feeds, f)

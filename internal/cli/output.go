@@ -124,6 +124,9 @@ func writeRoutes(w io.Writer, r api.Routes) error {
 	if err := t.write(w); err != nil {
 		return err
 	}
+	if err := writeStreamRoutes(w, r); err != nil {
+		return err
+	}
 	if len(r.Problems) > 0 {
 		fmt.Fprintln(w, "problems:")
 		for _, p := range r.Problems {
@@ -167,6 +170,7 @@ func writeService(w io.Writer, s api.Service) error {
 	t.row("strip_prefix:", strconv.FormatBool(s.StripPrefix))
 	t.row("max_fails:", strconv.Itoa(s.MaxFails))
 	t.row("fail_timeout:", s.FailTimeout.String())
+	streamRows(t, s.Service)
 	if err := t.write(w); err != nil {
 		return err
 	}

@@ -80,6 +80,7 @@ func newRoot(a *app) *cobra.Command {
 		a.serviceCmd(),
 		a.instanceCmd(),
 		a.routesCmd(),
+		a.certCmd(),
 		a.statusCmd(),
 		a.upgradeCmd(),
 		a.agentCmd(),

@@ -34,6 +34,10 @@ func (a *app) serveCmd() *cobra.Command {
 	fs := cmd.Flags()
 	c := &f.cfg
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "`address` of the HTTP entry point")
+	fs.StringVar(&c.HTTPS.Addr, "https", c.HTTPS.Addr, "`address` of the HTTPS entry point (TLS termination, HTTP/2, passthrough); empty: none")
+	fs.StringVar(&c.HTTPS.CertDir, "cert-dir", c.HTTPS.CertDir, "`directory` of <name>.crt and <name>.key certificates, polled for changes, served beside the registry's")
+	fs.StringVar(&c.HTTPS.DefaultCert, "default-cert", c.HTTPS.DefaultCert, "`name` of the certificate served when no certificate matches the client's server name")
+	fs.StringVar(&c.HTTPS.TCPBind, "tcp-bind", c.HTTPS.TCPBind, "`host` the ports of TCP services listen on; empty: every address")
 	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "`address` of the admin API")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "`directory` of the embedded registry (with etcd: of the snapshot)")
 	addRegistryFlags(fs, c)

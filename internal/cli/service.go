@@ -30,6 +30,7 @@ type serviceOpts struct {
 	stripPrefix bool
 	maxFails    int
 	failTimeout time.Duration
+	streams     streamOpts
 }
 
 // spec returns the request body: mountpoints plus only the options whose
@@ -65,14 +66,20 @@ func (a *app) servicePutCmd() *cobra.Command {
 		Short: "Create or replace a service",
 		Long: "Create or replace a service. The service is replaced as a whole: options\n" +
 			"not given take the server's defaults, not their previous values.",
-		Example: "  webrouter service put demo.web --mountpoint demo.example.com --mountpoint example.com/demo --healthcheck /ping",
-		Args:    exactArgs("NAME"),
+		Example: "  webrouter service put demo.web --mountpoint demo.example.com --mountpoint example.com/demo --healthcheck /ping\n" +
+			"  webrouter service put secure --mountpoint secure.example.com --passthrough\n" +
+			"  webrouter service put tcpfront --tcp-port 9999 --healthcheck tcp",
+		Args: exactArgs("NAME"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			if len(o.mountpoints) == 0 {
-				return usagef("give at least one --mountpoint, e.g. --mountpoint demo.example.com")
+			if len(o.mountpoints) == 0 && len(o.streams.tcpPorts) == 0 {
+				return usagef("give at least one --mountpoint (or --tcp-port), e.g. --mountpoint demo.example.com")
+			}
+			spec := o.spec(cmd.Flags())
+			if err := o.streams.apply(cmd.Flags(), &spec); err != nil {
+				return err
 			}
 			return fetch(a, cmd, func(ctx context.Context, c *client.Client) (api.Service, error) {
-				return c.PutService(ctx, args[0], o.spec(cmd.Flags()))
+				return c.PutService(ctx, args[0], spec)
 			}, writeService)
 		}),
 	}
@@ -84,6 +91,7 @@ func (a *app) servicePutCmd() *cobra.Command {
 	fs.BoolVar(&o.stripPrefix, "strip-prefix", true, "strip the mountpoint's path before proxying")
 	fs.IntVar(&o.maxFails, "max-fails", catalog.DefaultMaxFails, "passive failures within --fail-timeout that mark an instance down (0 = off)")
 	fs.DurationVar(&o.failTimeout, "fail-timeout", catalog.DefaultFailTimeout, "passive health window, and how long an instance stays down")
+	o.streams.flags(fs)
 	return cmd
 }
 

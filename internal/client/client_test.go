@@ -87,7 +87,7 @@ func TestRequests(t *testing.T) {
 			},
 			answer:   `{"name":"demo.web","mountpoints":["demo.com"],"balance":"round_robin","instances":[]}`,
 			want:     seen{Method: "PUT", Path: "/v1/services/demo.web", ContentType: "application/json", Body: `{"mountpoints":["demo.com"],"max_fails":0}`},
-			wantJSON: `{"name":"demo.web","mountpoints":["demo.com"],"https_only":false,"balance":"round_robin","strip_prefix":false,"max_fails":0,"fail_timeout":"0s","instances":[]}`,
+			wantJSON: `{"name":"demo.web","mountpoints":["demo.com"],"https_only":false,"balance":"round_robin","strip_prefix":false,"max_fails":0,"fail_timeout":"0s","security_headers":false,"backend_protocol":"","instances":[]}`,
 		},
 		{
 			name:     "list services",

@@ -10,6 +10,7 @@ package compile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -30,6 +31,10 @@ type Compiler struct {
 	free     []int
 	index    *route.Index
 	problems []string
+
+	certs          map[string]*certState // by source + "/" + name; see streams.go
+	streams        *route.Streams
+	streamProblems []string
 }
 
 type compiled struct {
@@ -40,7 +45,8 @@ type compiled struct {
 
 // New returns a compiler whose targets take their runtime state from hosts.
 func New(hosts *upstream.Set) *Compiler {
-	return &Compiler{hosts: hosts, byName: map[string]*compiled{}, index: route.NewIndex(nil)}
+	return &Compiler{hosts: hosts, byName: map[string]*compiled{}, index: route.NewIndex(nil),
+		certs: map[string]*certState{}, streams: route.NewStreams(nil, nil, nil)}
 }
 
 // Apply applies one batch and returns the next table generation.
@@ -84,8 +90,23 @@ func (c *Compiler) Apply(b catalog.Batch) *route.Table {
 	if reindex {
 		c.reindex()
 	}
+	certsChanged := c.applyCerts(route.SourceRegistry, b.Certificates, false)
+	if reindex || certsChanged {
+		c.restream()
+	}
+	return c.table(b.Rev)
+}
+
+// table returns the next generation at registry revision rev.
+func (c *Compiler) table(rev uint64) *route.Table {
 	c.gen++
-	return route.New(c.gen, b.Rev, c.index, c.slots, c.problems)
+	problems := c.problems
+	if len(c.streamProblems) > 0 {
+		problems = append(slices.Clip(problems), c.streamProblems...)
+	}
+	t := route.New(c.gen, rev, c.index, c.slots, problems)
+	t.SetStreams(c.streams)
+	return t
 }
 
 func (c *Compiler) allocSlot(slots *[]*route.Service) int {
@@ -139,11 +160,19 @@ func (c *Compiler) service(e *catalog.Entry, old *compiled) *route.Service {
 		// Catalog validation makes this unreachable; route anyway.
 		picker, _ = balance.New(catalog.RoundRobin, targets)
 	}
-	return &route.Service{
+	rs := &route.Service{
 		Name: s.Name, Balance: s.Balance, StripPrefix: s.StripPrefix, HTTPSOnly: s.HTTPSOnly,
 		MaxFails: s.MaxFails, FailTimeout: time.Duration(s.FailTimeout), Healthcheck: s.Healthcheck,
 		Targets: targets, Picker: picker,
+		SecurityHeaders: s.SecurityHeaders, H2C: s.BackendProtocol == catalog.BackendH2C,
+		ProxyProtocol: s.ProxyProtocol, IdleTimeout: time.Duration(s.IdleTimeout),
 	}
+	if old != nil && maps.Equal(old.entry.Service.ResponseHeaders, s.ResponseHeaders) {
+		rs.ResponseHeaders = old.svc.ResponseHeaders
+	} else {
+		rs.ResponseHeaders = responseHeaders(s.ResponseHeaders)
+	}
+	return rs
 }
 
 // checkOf is the probe a service wants for its addresses, or nil. HTTP
@@ -159,7 +188,7 @@ func checkOf(s catalog.Service) *upstream.Check {
 	if s.Healthcheck != "tcp" {
 		c.Path, c.Status = s.Healthcheck, s.HealthStatus
 		for _, m := range s.MountpointsParsed() {
-			if !m.Wildcard {
+			if m.HTTP() && !m.Wildcard {
 				c.Host = m.Host
 				break
 			}
@@ -198,6 +227,9 @@ func (c *Compiler) reindex() {
 	for _, n := range names {
 		cs := c.byName[n]
 		for _, m := range cs.entry.Service.MountpointsParsed() {
+			if !m.HTTP() {
+				continue // passthrough and TCP: see streams.go
+			}
 			key := m.String()
 			if o, taken := owner[key]; taken {
 				problems = append(problems, fmt.Sprintf("mountpoint %q is claimed by services %q and %q; %q serves it", key, o, n, o))

@@ -38,17 +38,32 @@ func New(onSwap func(*route.Table)) *Live {
 func (l *Live) Table() *route.Table { return l.cur.Load() }
 
 // Run compiles each batch from feed with c and swaps the result in, until
-// ctx ends. It must be the only caller of swap: run it once.
+// ctx ends. It must be the only caller of swap: run it once (or RunLocal).
 func (l *Live) Run(ctx context.Context, feed *catalog.Feed, c *compile.Compiler) {
+	l.RunLocal(ctx, feed, c, nil)
+}
+
+// RunLocal is Run that also takes this router's own certificates (its cert
+// dir): each value received on local is the whole set, by name, and is
+// compiled into the next table at the current registry revision. A nil
+// local is never ready.
+func (l *Live) RunLocal(ctx context.Context, feed *catalog.Feed, c *compile.Compiler, local <-chan map[string]*catalog.Certificate) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-feed.Ready():
 			l.swap(c.Apply(feed.Take()))
+		case certs := <-local:
+			l.swap(c.ApplyLocal(l.Table().Rev, certs))
 		}
 	}
 }
+
+// Seed swaps in t, a table compiled before Run starts (e.g. with the
+// router's own certificates, which must be served even while the registry
+// is empty). It must not be called once Run (or RunLocal) runs.
+func (l *Live) Seed(t *route.Table) { l.swap(t) }
 
 func (l *Live) swap(t *route.Table) {
 	l.cur.Store(t)

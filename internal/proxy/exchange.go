@@ -20,6 +20,7 @@ type exchange struct {
 	id       string
 	start    time.Time
 	clientIP string
+	https    bool // the client came through the TLS entry point
 	route    *route.Route
 	svc      *route.Service
 	rw       recorder

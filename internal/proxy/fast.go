@@ -12,7 +12,8 @@ import (
 	"github.com/webrouter/webrouter/internal/upstream"
 )
 
-// The fast path forwards every request but protocol upgrades over the
+// The fast path forwards every request but protocol upgrades (and h2c
+// services, which go over an HTTP/2 transport) over the
 // proxy's own HTTP/1.1 connection pool, on the request's goroutine: the
 // client's headers are written straight to the backend connection (no
 // request clone, no per-connection goroutines, no channel hand-offs), and
@@ -168,6 +169,7 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 	h := x.rw.Header()
 	copyResponseHead(h, resp.Header)
 	h.Set("X-Request-Id", x.id)
+	decorate(h, x.svc, x.https)
 	if early {
 		h.Set("Connection", "close")
 	}

@@ -37,20 +37,28 @@ type Options struct {
 	Observer  Observer            // nil: no metrics
 	Log       *slog.Logger        // process log (backend state changes); nil: discard
 	Now       func() time.Time    // nil: time.Now
+
+	// H2C carries the requests of services with backend_protocol "h2c"
+	// (NewH2CTransport); nil: they use Transport.
+	H2C http.RoundTripper
+	// HTTPSPort is the port https_only redirects name: the HTTPS entry
+	// point's; "" or "443" leaves it out of the URL.
+	HTTPSPort string
 }
 
 // Proxy is an http.Handler that forwards requests along the live table.
 type Proxy struct {
 	active atomic.Int64 // requests being served, upgraded connections included
 
-	table func() *route.Table
-	rp    *httputil.ReverseProxy
-	ids   *idGen
-	alog  *accesslog.Logger
-	obs   Observer
-	log   *slog.Logger
-	now   func() time.Time
-	bufs  sync.Pool
+	table     func() *route.Table
+	rp        *httputil.ReverseProxy
+	ids       *idGen
+	alog      *accesslog.Logger
+	obs       Observer
+	log       *slog.Logger
+	now       func() time.Time
+	bufs      sync.Pool
+	httpsPort string
 
 	pool            *pool // fast path; nil when off
 	responseTimeout time.Duration
@@ -58,7 +66,7 @@ type Proxy struct {
 
 // New returns a Proxy.
 func New(o Options) *Proxy {
-	p := &Proxy{table: o.Table, ids: newIDGen(), alog: o.AccessLog, obs: o.Observer, log: o.Log, now: o.Now}
+	p := &Proxy{table: o.Table, ids: newIDGen(), alog: o.AccessLog, obs: o.Observer, log: o.Log, now: o.Now, httpsPort: o.HTTPSPort}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -71,7 +79,7 @@ func New(o Options) *Proxy {
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      &retrying{base: o.Transport, now: p.now, onTrip: p.backendDown},
+		Transport:      &retrying{base: o.Transport, h2c: o.H2C, now: p.now, onTrip: p.backendDown},
 		ErrorHandler:   p.proxyError,
 		ModifyResponse: p.modifyResponse,
 		BufferPool:     bufferPool{&p.bufs},
@@ -88,7 +96,7 @@ func (p *Proxy) Active() int64 { return p.active.Load() }
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
 	defer p.active.Add(-1)
-	x := &exchange{start: p.now(), clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}, clientCtx: r.Context()}
+	x := &exchange{start: p.now(), clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}, clientCtx: r.Context(), https: r.TLS != nil}
 	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
 		x.id = id
 	} else {
@@ -106,10 +114,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.respond(x, http.StatusNotFound, "no route for this host and path")
 		return
 	}
+	if x.svc.HTTPSOnly && !x.https {
+		p.redirectHTTPS(x, r)
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	x.cancel = cancel
-	if p.pool != nil && r.Header.Get("Upgrade") == "" {
+	if p.pool != nil && r.Header.Get("Upgrade") == "" && !x.svc.H2C {
 		p.forward(ctx, x, r)
 		return
 	}
@@ -148,6 +160,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x := exchangeFrom(resp.Request.Context()); x != nil {
 		resp.Header.Set("X-Request-Id", x.id)
+		decorate(resp.Header, x.svc, x.https)
 	}
 	return nil
 }

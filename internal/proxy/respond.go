@@ -48,6 +48,9 @@ func (p *Proxy) respond(x *exchange, status int, msg string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Request-Id", x.id)
+	if x.svc != nil {
+		decorate(h, x.svc, x.https)
+	}
 	x.rw.WriteHeader(status)
 	fmt.Fprintf(&x.rw, "%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, x.id)
 }

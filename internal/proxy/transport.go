@@ -67,6 +67,7 @@ var errNoInstance = errors.New("no usable instance")
 // whose body was sent, or that timed out, is never retried.
 type retrying struct {
 	base   http.RoundTripper
+	h2c    http.RoundTripper // for services with backend_protocol h2c; nil: base
 	now    func() time.Time
 	onTrip func(x *exchange, err error) // the target was marked down by err
 }
@@ -81,6 +82,10 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = x.body
 	}
 	replayable := req.Body == nil && idempotent(req.Method)
+	base := t.base
+	if x.svc.H2C && t.h2c != nil {
+		base = t.h2c
+	}
 	for {
 		now := t.now()
 		tgt := x.next(now)
@@ -88,7 +93,7 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, x.lastErr()
 		}
 		req.URL.Host = tgt.Addr
-		resp, err := t.base.RoundTrip(req)
+		resp, err := base.RoundTrip(req)
 		x.upstreamDur = t.now().Sub(now)
 		if err == nil {
 			tgt.Host.Success()

@@ -1,7 +1,7 @@
 // Package registry defines what webrouter needs from a registry backend.
 //
-// A backend (the embedded bbolt store, etcd, …) persists services and
-// instances and mirrors them into a catalog.State, from which the router
+// A backend (the embedded bbolt store, etcd, …) persists services,
+// instances and certificates and mirrors them into a catalog.State, from which the router
 // compiles its table (via State.Subscribe) and the admin API reads.
 package registry
 
@@ -60,6 +60,14 @@ type Store interface {
 	// wraps catalog.ErrNotFound if the instance is gone (expired or
 	// deleted): the caller should register it again.
 	Heartbeat(ctx context.Context, service, id string) error
+	// PutCertificate creates or replaces a TLS certificate (validated by
+	// catalog.NewCertificate). Certificates are registry data so that
+	// every router sharing the registry serves them; the key is stored
+	// with them, so the store must be protected accordingly.
+	PutCertificate(ctx context.Context, c *catalog.Certificate) (created bool, rev uint64, err error)
+	// DeleteCertificate removes a certificate; the error wraps
+	// catalog.ErrNotFound if there is none by that name.
+	DeleteCertificate(ctx context.Context, name string) (rev uint64, err error)
 	// Status reports whether the backend can take writes ("ok") or is
 	// serving from its last state ("degraded"), and why.
 	Status() Status

@@ -29,6 +29,21 @@ type Service struct {
 	Healthcheck string
 	Targets     []*upstream.Target // sorted by instance id
 	Picker      balance.Picker
+
+	// HTTP options.
+	ResponseHeaders []Header // set on every response; an empty value removes the header
+	SecurityHeaders bool     // add HSTS, X-Frame-Options, nosniff to HTTPS responses
+	H2C             bool     // HTTP/2 over cleartext to the instances
+
+	// Connection options (tls:// and tcp:// mountpoints).
+	ProxyProtocol string        // "", "v1" or "v2"
+	IdleTimeout   time.Duration // 0 for services without connection mountpoints
+}
+
+// Header is one response header a service sets.
+type Header struct {
+	Name  string // canonical
+	Value string
 }
 
 // Route is one host+path and the slot of the service it leads to.
@@ -87,6 +102,7 @@ type Table struct {
 	Problems []string   // what could not be routed and why (for the admin API)
 	index    *Index     // never nil
 	services []*Service // by slot; nil slots are free
+	streams  *Streams   // certificates, passthrough and TCP; nil when none
 }
 
 // New returns a table. services is indexed by Route.Slot and must not be

@@ -10,6 +10,7 @@ type Config struct {
 	Version string
 
 	HTTPAddr   string // entry point for proxied HTTP, e.g. ":8080"
+	HTTPS      HTTPSConfig
 	AdminAddr  string // admin API, e.g. "127.0.0.1:9090"
 	AdminToken string // required when AdminAddr is not loopback; never logged
 	DataDir    string // embedded registry directory; with etcd, the snapshot's
@@ -32,6 +33,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		HTTPAddr:         ":8080",
+		HTTPS:            HTTPSConfig{DefaultCert: "default"},
 		AdminAddr:        "127.0.0.1:9090",
 		DataDir:          "./data",
 		Registry:         "embedded",
@@ -44,4 +46,12 @@ func Defaults() Config {
 		AccessLog:        "stdout",
 		LogFormat:        "text",
 	}
+}
+
+// HTTPSConfig is the TLS entry point and the connection-level services.
+type HTTPSConfig struct {
+	Addr        string // HTTPS entry point, e.g. ":8443"; "" = none
+	CertDir     string // directory of <name>.crt + <name>.key, polled; "" = none
+	DefaultCert string // certificate served when no name matches (registry or cert dir)
+	TCPBind     string // host TCP service ports listen on; "" = every address
 }

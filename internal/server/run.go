@@ -24,6 +24,7 @@ import (
 	"github.com/webrouter/webrouter/internal/metrics"
 	"github.com/webrouter/webrouter/internal/proxy"
 	"github.com/webrouter/webrouter/internal/route"
+	"github.com/webrouter/webrouter/internal/tcpproxy"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
 
@@ -68,10 +69,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	lv := live.New(func(t *route.Table) { m.SetGeneration(t.Gen) })
+	var st *streams
+	swapped := make(chan struct{}, 1)
+	lv := live.New(func(t *route.Table) {
+		m.SetGeneration(t.Gen)
+		st.tcp.Notify()
+		select {
+		case swapped <- struct{}{}:
+		default:
+		}
+	})
+	st = newStreams(cfg, upg, lv, log, m)
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	defer stopLive()
-	go lv.Run(liveCtx, store.State().Subscribe(), compile.New(hosts))
+	comp := compile.New(hosts)
+	dirCerts, dirFeed, err := certDir(liveCtx, cfg.HTTPS.CertDir, log)
+	if err != nil {
+		return err
+	}
+	if dirCerts != nil {
+		lv.Seed(comp.ApplyLocal(0, dirCerts)) // served from the start, even with an empty registry
+	}
+	go lv.RunLocal(liveCtx, store.State().Subscribe(), comp, dirFeed)
+	go warnExpiring(liveCtx, lv, swapped, log)
 	if err := lv.WaitRev(ctx, store.State().Rev()); err != nil {
 		return fmt.Errorf("compile the first routing table: %w", err)
 	}
@@ -85,12 +105,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	transport := proxy.NewTransport(topts)
 	defer transport.CloseIdleConnections()
-	px := proxy.New(proxy.Options{Table: lv.Table, Transport: transport, Backend: topts, AccessLog: alog, Observer: m, Log: log})
+	if err := st.listenHTTPS(upg); err != nil {
+		return err
+	}
+	h2c := proxy.NewH2CTransport(proxy.TransportOptions{ConnectTimeout: cfg.ConnectTimeout, ResponseTimeout: cfg.ResponseTimeout})
+	defer h2c.CloseIdleConnections()
+	px := proxy.New(proxy.Options{Table: lv.Table, Transport: transport, Backend: topts, AccessLog: alog, Observer: m, Log: log,
+		H2C: h2c, HTTPSPort: st.httpsPort()})
 	defer px.CloseIdleConnections()
 	up := &upgrader{upg: upg, store: store, log: log}
 	adm := admin.New(admin.Options{
 		Store: store, Live: lv, Hosts: hosts, Metrics: m.Handler(), Token: cfg.AdminToken,
 		Version: cfg.Version, Started: time.Now(), Log: log, Upgrade: up.Upgrade,
+		Ports: portsView(st.tcp), DefaultCert: cfg.HTTPS.DefaultCert,
 	})
 
 	httpLn, err := listen(upg, "http", cfg.HTTPAddr)
@@ -103,9 +130,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	entry := newEntrypoint(httpLn, px, px.Active, m.ConnState("http"), func(s *http.Server) { s.ErrorLog = errLog })
+	setErrLog := func(s *http.Server) { s.ErrorLog = errLog }
+	entry := newEntrypoint(httpLn, px, px.Active, m.ConnState("http"), setErrLog)
+	st.openHTTPS(lv, px, px.Active, m.ConnState("https"), setErrLog)
 	adminSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	go func() {
 		if err := entry.serve(); err != nil {
 			errc <- fmt.Errorf("serve http: %w", err)
@@ -122,6 +151,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}{{"http", httpLn}, {"admin", adminLn}} {
 		log.Info("listening", "entrypoint", l.name, "addr", l.ln.Addr().String())
 	}
+	st.tcp.Sync() // claim inherited TCP ports before Ready closes the unclaimed ones
+	streamsCtx, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
+	st.serve(streamsCtx, errc)
 	if err := upg.Ready(); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
@@ -152,7 +185,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		upg.Stop()
 		<-upg.Exit()
 	}
-	drain(entry, adminSrv, cfg.ShutdownGrace, log)
+	st.stop()
+	entries := []*entrypoint{entry}
+	if st.entry != nil {
+		entries = append(entries, st.entry)
+	}
+	drain(entries, st.fw, adminSrv, cfg.ShutdownGrace, log)
 	return err
 }
 
@@ -169,8 +207,9 @@ func listen(upg *tableflip.Upgrader, role, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// drain retires both listeners by the grace deadline.
-func drain(entry *entrypoint, adminSrv *http.Server, grace time.Duration, log *slog.Logger) {
+// drain retires the entry points, the forwarded connections and the admin
+// listener by the grace deadline.
+func drain(entries []*entrypoint, fw *tcpproxy.Forwarder, adminSrv *http.Server, grace time.Duration, log *slog.Logger) {
 	deadline := time.Now().Add(grace)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
@@ -181,7 +220,16 @@ func drain(entry *entrypoint, adminSrv *http.Server, grace time.Duration, log *s
 		}
 		close(done)
 	}()
-	if cut := entry.drain(deadline); cut > 0 {
+	cuts := make(chan int, len(entries)+1)
+	for _, e := range entries {
+		go func() { cuts <- e.drain(deadline) }()
+	}
+	go func() { cuts <- fw.Drain(deadline) }()
+	cut := 0
+	for range len(entries) + 1 {
+		cut += <-cuts
+	}
+	if cut > 0 {
 		log.Warn("grace period over; cut off what was still open", "connections_and_requests", cut)
 	}
 	<-done

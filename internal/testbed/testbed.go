@@ -109,6 +109,7 @@ func jsonLines(text, msg string) []map[string]any {
 type Router struct {
 	Cmd    *exec.Cmd
 	HTTP   string   // entry point address
+	HTTPS  string   // HTTPS entry point address, when started with --https
 	Admin  string   // admin API address
 	Stderr *LogFile // the process log (JSON)
 	Stdout *LogFile // the access log
@@ -146,7 +147,11 @@ func Start(bin, data string, env []string, extra ...string) (*Router, error) {
 		close(r.done)
 	}()
 	deadline := time.After(20 * time.Second)
-	for r.HTTP == "" || r.Admin == "" {
+	wantHTTPS := false
+	for _, a := range extra {
+		wantHTTPS = wantHTTPS || a == "--https" || strings.HasPrefix(a, "--https=")
+	}
+	for r.HTTP == "" || r.Admin == "" || wantHTTPS && r.HTTPS == "" {
 		select {
 		case <-r.done:
 			return nil, fmt.Errorf("webrouter exited with %d before listening:\n%s", r.exitCode, r.Stderr.String())
@@ -162,6 +167,8 @@ func Start(bin, data string, env []string, extra ...string) (*Router, error) {
 				r.HTTP = addr
 			case "admin":
 				r.Admin = addr
+			case "https":
+				r.HTTPS = addr
 			}
 		}
 	}

@@ -5,8 +5,8 @@
 //
 // # On-disk layout
 //
-// The file is dir/webrouter.db (mode 0600, dir created 0700). It holds three
-// top-level buckets:
+// The file is dir/webrouter.db (mode 0600, dir created 0700; it holds TLS
+// private keys). It holds four top-level buckets:
 //
 //	meta                     bucket
 //	  rev                    uint64, big-endian: the registry revision,
@@ -16,6 +16,8 @@
 //	instances                bucket
 //	  <service name>         nested bucket, one per service that has had instances
 //	    <instance id>        JSON of catalog.Instance
+//	certificates             bucket
+//	  <certificate name>     JSON of catalog.Certificate (chain and key, PEM)
 //
 // Keys are the bare names and ids; each value repeats its key inside the
 // JSON ("name" or "id"), and the two must agree.
@@ -23,13 +25,15 @@
 // # Loading and bad entries
 //
 // Open reads the whole file. Every service goes through catalog.ParseService
-// and every instance through catalog.ParseInstance. An entry that fails, whose
+// every instance through catalog.ParseInstance and every certificate through
+// catalog.ParseCertificate. An entry that fails, whose
 // key does not match the name or id inside it, an instance bucket whose
 // service is missing or was itself skipped, a plain value where a bucket
 // belongs or a bucket where a value belongs, is logged (one Warn line naming
 // the key and the error), reported to Options.OnBadEntry and skipped;
 // everything else loads. The keys reported are "services/<name>",
-// "instances/<service>" (the whole bucket) and "instances/<service>/<id>".
+// "instances/<service>" (the whole bucket), "instances/<service>/<id>" and
+// "certificates/<name>".
 // Nothing is deleted from disk at load, so the operator can inspect it (for
 // example with the bbolt command-line tool). A later write of the same key
 // through the Store replaces the bad entry; creating a service also clears

@@ -40,6 +40,7 @@ func (s *Store) Resume() error {
 	}
 	s.db, s.suspended = db, false
 	s.state.Replace(l.rev, l.entries)
+	s.state.ReplaceCertificates(l.rev, l.certs)
 	for _, e := range l.entries {
 		for _, in := range e.Instances {
 			s.track(e.Service.Name, in)

@@ -18,6 +18,7 @@ type loader struct {
 
 	rev       uint64
 	entries   []*catalog.Entry // sorted by service name (bbolt key order)
+	certs     []*catalog.Certificate
 	instances int
 	skipped   int
 }
@@ -75,7 +76,34 @@ func (l *loader) load(tx *bolt.Tx) error {
 		e.Instances = l.loadInstances(key, instances.Bucket(k))
 		l.instances += len(e.Instances)
 	}
+	l.loadCertificates(tx.Bucket(certsBucket))
 	return nil
+}
+
+// loadCertificates reads the certificates bucket (absent in a file written
+// before certificates existed; Open creates it).
+func (l *loader) loadCertificates(b *bolt.Bucket) {
+	if b == nil {
+		return
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		key := "certificates/" + string(k)
+		if v == nil {
+			l.bad(key, errors.New("is a bucket, want a certificate's JSON"))
+			continue
+		}
+		cert, err := catalog.ParseCertificate(v)
+		if err != nil {
+			l.bad(key, err)
+			continue
+		}
+		if cert.Name != string(k) {
+			l.bad(key, fmt.Errorf("key does not match the name %q inside", cert.Name))
+			continue
+		}
+		l.certs = append(l.certs, cert)
+	}
 }
 
 // loadInstances reads one service's instance bucket; prefix is its key.

@@ -35,6 +35,7 @@ var (
 	metaBucket      = []byte("meta")
 	servicesBucket  = []byte("services")
 	instancesBucket = []byte("instances")
+	certsBucket     = []byte("certificates")
 	revKey          = []byte("rev")
 )
 
@@ -85,6 +86,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, opts: opts, state: catalog.NewState(), db: db}
 	s.state.Replace(l.rev, l.entries)
+	s.state.ReplaceCertificates(l.rev, l.certs)
 	s.startLeases(l.entries, opts.LeaseCheck, opts.Logger)
 	l.warnConflicts(s.state)
 	return s, nil
@@ -109,7 +111,7 @@ func openDB(dir string, opts Options) (*bolt.DB, *loader, error) {
 		return nil, nil, fmt.Errorf("open registry data dir %q: %s: %w", dir, path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{metaBucket, servicesBucket, instancesBucket} {
+		for _, name := range [][]byte{metaBucket, servicesBucket, instancesBucket, certsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %q: %w", name, err)
 			}
@@ -125,7 +127,7 @@ func openDB(dir string, opts Options) (*bolt.DB, *loader, error) {
 		return nil, nil, fmt.Errorf("open registry data dir %q: %s: %w", dir, path, err)
 	}
 	log.Info("embedded registry loaded", "path", path, "rev", l.rev,
-		"services", len(l.entries), "instances", l.instances, "skipped", l.skipped)
+		"services", len(l.entries), "instances", l.instances, "certificates", len(l.certs), "skipped", l.skipped)
 	return db, l, nil
 }
 
@@ -335,7 +337,7 @@ func (s *Store) writable(ctx context.Context) error {
 
 // buckets are the top-level buckets of one transaction.
 type buckets struct {
-	meta, services, instances *bolt.Bucket
+	meta, services, instances, certs *bolt.Bucket
 }
 
 // commit runs write in one transaction that also bumps meta/rev, and
@@ -344,8 +346,8 @@ type buckets struct {
 func (s *Store) commit(write func(buckets) error) (uint64, error) {
 	var rev uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := buckets{tx.Bucket(metaBucket), tx.Bucket(servicesBucket), tx.Bucket(instancesBucket)}
-		if b.meta == nil || b.services == nil || b.instances == nil {
+		b := buckets{tx.Bucket(metaBucket), tx.Bucket(servicesBucket), tx.Bucket(instancesBucket), tx.Bucket(certsBucket)}
+		if b.meta == nil || b.services == nil || b.instances == nil || b.certs == nil {
 			return errors.New("database file is missing a top-level bucket")
 		}
 		cur, err := decodeRev(b.meta.Get(revKey))

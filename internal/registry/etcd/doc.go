@@ -11,9 +11,16 @@
 //	                                    attached to an etcd lease when the instance has a TTL
 //	<prefix>/mountpoints/<escaped>      the name of the service that claims the canonical
 //	                                    mountpoint (url.PathEscape'd, e.g. "lain.demo.com%2Fhello")
+//	<prefix>/certificates/<name>        JSON of catalog.Certificate ("name" equals <name>):
+//	                                    the PEM chain and the PEM private key
+//
+// Certificates carry private keys: run etcd with TLS (client and peer) and
+// authentication, and give the routers' user access to the prefix only, so
+// that the keys are neither sent in the clear nor readable by other
+// clients. The snapshot (below) holds them too and is written mode 0600.
 //
 // Other tools may read and write these keys (etcdctl). Every value goes
-// through catalog.ParseService or ParseInstance; a value that does not
+// through catalog.ParseService, ParseInstance or ParseCertificate; a value that does not
 // parse, whose key does not match the name or id inside, an unknown key,
 // or an instance whose service is missing is logged once (per revision of
 // the key), reported to Options.OnBadEntry and skipped; never fatal. A key

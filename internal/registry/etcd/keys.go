@@ -24,6 +24,8 @@ func (k keys) instance(service, id string) string {
 // instances is the prefix of every instance key of service.
 func (k keys) instances(service string) string { return k.prefix + "/instances/" + service + "/" }
 
+func (k keys) certificate(name string) string { return k.prefix + "/certificates/" + name }
+
 // mountpoint is the claim key of a canonical mountpoint.
 func (k keys) mountpoint(m string) string { return k.prefix + "/mountpoints/" + url.PathEscape(m) }
 
@@ -39,6 +41,7 @@ const (
 	kindInstance
 	kindMountpoint
 	kindHealth
+	kindCertificate
 )
 
 // parse classifies key and returns the service name and instance id it
@@ -59,6 +62,12 @@ func (k keys) parse(key string) (kind keyKind, service, id string) {
 			return kindUnknown, "", ""
 		}
 		return kindService, name, ""
+	case strings.HasPrefix(rest, "certificates/"):
+		name := strings.TrimPrefix(rest, "certificates/")
+		if name == "" || strings.Contains(name, "/") {
+			return kindUnknown, "", ""
+		}
+		return kindCertificate, name, ""
 	case strings.HasPrefix(rest, "instances/"):
 		svc, id, ok := strings.Cut(strings.TrimPrefix(rest, "instances/"), "/")
 		if !ok || svc == "" || id == "" || strings.Contains(id, "/") {

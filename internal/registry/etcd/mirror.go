@@ -24,7 +24,9 @@ type mirror struct {
 
 	services  map[string]catalog.Service
 	instances map[string]map[string]catalog.Instance // service → id → instance, whether or not the service exists
-	reported  map[string]int64                       // key → mod revision of the bad value already reported
+	certs     map[string]*catalog.Certificate
+	certsHit  map[string]bool  // certificates changed by the last apply
+	reported  map[string]int64 // key → mod revision of the bad value already reported
 }
 
 func newMirror(k keys, log *slog.Logger, onBad func(string, error)) *mirror {
@@ -36,6 +38,7 @@ func newMirror(k keys, log *slog.Logger, onBad func(string, error)) *mirror {
 func (m *mirror) reset() {
 	m.services = map[string]catalog.Service{}
 	m.instances = map[string]map[string]catalog.Instance{}
+	m.certs = map[string]*catalog.Certificate{}
 	// reported survives a reset, so that a re-list does not report the
 	// same bad value twice.
 	if m.reported == nil {
@@ -67,13 +70,24 @@ func (m *mirror) load(kvs []*mvccpb.KeyValue) []*catalog.Entry {
 	return out
 }
 
+// certList returns every certificate.
+func (m *mirror) certList() []*catalog.Certificate {
+	out := make([]*catalog.Certificate, 0, len(m.certs))
+	for _, c := range m.certs {
+		out = append(out, c)
+	}
+	return out
+}
+
 // apply applies the events of one revision (one etcd transaction) and
-// returns the services whose entries may have changed. Instances put
+// returns the services whose entries may have changed; the certificates
+// that may have changed are in m.certsHit until the next apply. Instances put
 // without their service are reported once the whole revision is applied,
 // so that a transaction writing a service and its instances in any order
 // is not reported.
 func (m *mirror) apply(evs []event) map[string]bool {
 	changed := map[string]bool{}
+	m.certsHit = map[string]bool{}
 	for _, ev := range evs {
 		key := string(ev.kv.Key)
 		kind, svc, id := m.keys.parse(key)
@@ -85,6 +99,9 @@ func (m *mirror) apply(evs []event) map[string]bool {
 		}
 		delete(m.reported, key)
 		switch kind {
+		case kindCertificate:
+			delete(m.certs, svc)
+			m.certsHit[svc] = true
 		case kindService:
 			delete(m.services, svc)
 			changed[svc] = true
@@ -137,10 +154,23 @@ func (m *mirror) put(kv *mvccpb.KeyValue) string {
 		}
 		ins[id] = in
 		return svc
+	case kindCertificate:
+		if m.certsHit != nil {
+			m.certsHit[svc] = true
+		}
+		c, err := parseCertificate(svc, kv.Value)
+		if err != nil {
+			delete(m.certs, svc)
+			m.bad(kv, err)
+			return ""
+		}
+		delete(m.reported, key)
+		m.certs[svc] = c
+		return ""
 	case kindMountpoint, kindHealth:
 		return ""
 	}
-	m.bad(kv, errors.New("unknown key: webrouter keeps services/<name>, instances/<service>/<id> and mountpoints/<mountpoint> under its prefix"))
+	m.bad(kv, errors.New("unknown key: webrouter keeps services/<name>, instances/<service>/<id>, certificates/<name> and mountpoints/<mountpoint> under its prefix"))
 	return ""
 }
 

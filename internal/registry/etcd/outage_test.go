@@ -10,6 +10,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/certtest"
 	"github.com/webrouter/webrouter/internal/etcdtest"
 )
 
@@ -143,6 +145,11 @@ func TestStartFromSnapshot(t *testing.T) {
 	if _, _, err := first.PutInstance(cx, "demo", inst(t, "a", 80, "30s")); err != nil {
 		t.Fatal(err)
 	}
+	leaf := certtest.MustCA("ca").MustIssue(certtest.Options{Names: []string{"demo.test"}})
+	crt, _ := catalog.NewCertificate("demo", catalog.CertificateSpec{Cert: leaf.CertPEM, Key: leaf.KeyPEM}, time.Now())
+	if _, _, err := first.PutCertificate(cx, crt); err != nil {
+		t.Fatal(err)
+	}
 	want := dump(first.State())
 	first.Close()
 	snap, err := os.ReadFile(filepath.Join(data, SnapshotFile))
@@ -157,6 +164,12 @@ func TestStartFromSnapshot(t *testing.T) {
 	second := open(t, c.Endpoints(), pfx, func(o *Options) { o.DataDir = data; o.StartTimeout = time.Second })
 	if got := dump(second.State()); got != want {
 		t.Fatalf("started from the snapshot with\n%s\nwant\n%s", got, want)
+	}
+	if got, ok := second.State().Certificate("demo"); !ok || !got.Equal(crt) {
+		t.Errorf("the snapshot lost the certificate")
+	}
+	if fi, err := os.Stat(filepath.Join(data, SnapshotFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot mode %v %v, want 0600 (it holds keys)", fi.Mode(), err)
 	}
 	if st := second.Status(); st.State != "degraded" || !strings.Contains(st.Reason, "unreachable") || !strings.Contains(st.Reason, "snapshot") {
 		t.Errorf("status = %+v", st)

@@ -35,3 +35,17 @@ func parseInstance(id string, data []byte) (catalog.Instance, error) {
 	}
 	return catalog.NewInstance(id, spec)
 }
+
+// parseCertificate decodes a stored certificate through
+// catalog.ParseCertificate (an expired one still loads); the name inside
+// must equal the key's.
+func parseCertificate(name string, data []byte) (*catalog.Certificate, error) {
+	c, err := catalog.ParseCertificate(data)
+	if err != nil {
+		return nil, err
+	}
+	if c.Name != name {
+		return nil, fmt.Errorf("the key names certificate %q but the value names %q", name, c.Name)
+	}
+	return c, nil
+}

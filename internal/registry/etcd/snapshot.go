@@ -27,6 +27,9 @@ type snapshotDoc struct {
 	Revision uint64            `json:"revision"`
 	Written  time.Time         `json:"written"`
 	Services []json.RawMessage `json:"services"` // each a snapshotEntry
+	// Certificates, each a catalog.Certificate with its key: the file is
+	// written with mode 0600.
+	Certificates []json.RawMessage `json:"certificates,omitempty"`
 }
 
 type snapshotEntry struct {
@@ -79,7 +82,7 @@ func (s *Store) isListed() bool {
 // saveSnapshot writes the State atomically: a temporary file, fsync, then
 // rename over the old snapshot.
 func (s *Store) saveSnapshot() {
-	rev, entries := s.entries()
+	rev, entries, certs := s.entries()
 	doc := snapshotDoc{Format: snapshotFormat, Prefix: s.opts.Prefix, Revision: rev, Written: time.Now().UTC(),
 		Services: []json.RawMessage{}}
 	for _, e := range entries {
@@ -91,6 +94,10 @@ func (s *Store) saveSnapshot() {
 		}
 		b, _ := json.Marshal(se)
 		doc.Services = append(doc.Services, b)
+	}
+	for _, c := range certs {
+		b, _ := json.Marshal(c)
+		doc.Certificates = append(doc.Certificates, b)
 	}
 	if err := writeFileAtomic(filepath.Join(s.opts.DataDir, SnapshotFile), doc); err != nil {
 		s.log.Warn("etcd registry: could not write the snapshot; a restart while etcd is down would start empty", "err", err)
@@ -162,17 +169,34 @@ func (s *Store) loadSnapshot() {
 	}
 	entries := s.parseSnapshot(path, doc)
 	s.state.Replace(doc.Revision, entries)
+	s.state.ReplaceCertificates(doc.Revision, s.parseSnapshotCerts(path, doc))
 	note("serving the snapshot %s of revision %d written %s (%d services) until etcd answers",
 		path, doc.Revision, doc.Written.Format(time.RFC3339), len(entries))
 }
 
-func (s *Store) parseSnapshot(path string, doc snapshotDoc) []*catalog.Entry {
-	bad := func(what string, err error) {
-		s.log.Warn("etcd registry: skipped a bad snapshot entry", "file", path, "entry", what, "err", err)
-		if s.opts.OnBadEntry != nil {
-			s.opts.OnBadEntry(path+":"+what, err)
-		}
+// snapshotBad reports a snapshot entry that does not parse.
+func (s *Store) snapshotBad(path, what string, err error) {
+	s.log.Warn("etcd registry: skipped a bad snapshot entry", "file", path, "entry", what, "err", err)
+	if s.opts.OnBadEntry != nil {
+		s.opts.OnBadEntry(path+":"+what, err)
 	}
+}
+
+func (s *Store) parseSnapshotCerts(path string, doc snapshotDoc) []*catalog.Certificate {
+	var out []*catalog.Certificate
+	for i, raw := range doc.Certificates {
+		c, err := catalog.ParseCertificate(raw)
+		if err != nil {
+			s.snapshotBad(path, fmt.Sprintf("certificates[%d]", i), err)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Store) parseSnapshot(path string, doc snapshotDoc) []*catalog.Entry {
+	bad := func(what string, err error) { s.snapshotBad(path, what, err) }
 	var out []*catalog.Entry
 	for i, raw := range doc.Services {
 		var se snapshotEntry

@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/certtest"
 	"github.com/webrouter/webrouter/internal/etcdtest"
 	"github.com/webrouter/webrouter/internal/registry"
 )
@@ -389,5 +390,53 @@ func TestDegradedWhenEtcdIsDown(t *testing.T) {
 	}
 	if flips.Load() != 2 {
 		t.Errorf("OnDegraded called %d times, want 2 (degraded, ok)", flips.Load())
+	}
+}
+
+func TestCertificates(t *testing.T) {
+	c := sharedCluster(t)
+	a := open(t, c.Endpoints(0), prefix(t), nil)
+	b := open(t, c.Endpoints(1, 2), prefix(t), nil)
+	cx := ctx(t)
+	leaf := certtest.MustCA("ca").MustIssue(certtest.Options{Names: []string{"a.test"}})
+	crt, err := catalog.NewCertificate("web", catalog.CertificateSpec{Cert: leaf.CertPEM, Key: leaf.KeyPEM}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created, _, err := a.PutCertificate(cx, crt); err != nil || !created {
+		t.Fatalf("put = %v %v", created, err)
+	}
+	if got, ok := a.State().Certificate("web"); !ok || !got.Equal(crt) {
+		t.Fatal("not in the writer's State on return")
+	}
+	if created, _, err := a.PutCertificate(cx, crt); err != nil || created {
+		t.Fatalf("put again = %v %v", created, err)
+	}
+	eventually(t, 5*time.Second, "the other store to see it", func() bool {
+		got, ok := b.State().Certificate("web")
+		return ok && got.Equal(crt)
+	})
+	if _, err := client(t, c).Put(cx, a.keys.certificate("junk"), `{"name":"junk","cert":"x","key":"y"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DeleteCertificate(cx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DeleteCertificate(cx, "web"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("delete missing: %v", err)
+	}
+	eventually(t, 5*time.Second, "the delete to reach the other store", func() bool {
+		return len(a.State().Certificates()) == 0
+	})
+	if n := a.log.count("junk"); n != 1 {
+		t.Errorf("bad certificate reported %d times:\n%s", n, a.log)
+	}
+	// A fresh store lists what is there (and skips the bad value).
+	if _, _, err := a.PutCertificate(cx, crt); err != nil {
+		t.Fatal(err)
+	}
+	d := open(t, c.Endpoints(), prefix(t), nil)
+	if list := d.State().Certificates(); len(list) != 1 || !list[0].Equal(crt) {
+		t.Errorf("listed %v", list)
 	}
 }

@@ -108,6 +108,7 @@ func (s *Store) list(cli *clientv3.Client) error {
 	entries := s.mir.load(resp.Kvs)
 	old := s.state.Rev()
 	s.state.Replace(uint64(rev), entries)
+	s.state.ReplaceCertificates(uint64(rev), s.mir.certList())
 	wasListed := s.listed
 	s.listed = true
 	s.applied = rev // a listing may go back: etcd restored from a backup
@@ -205,14 +206,17 @@ func (s *Store) apply(evs []*clientv3.Event) {
 		for name := range s.mir.apply(group) {
 			s.state.Set(uint64(rev), name, s.mir.entry(name))
 		}
+		for name := range s.mir.certsHit {
+			s.state.SetCertificate(uint64(rev), name, s.mir.certs[name])
+		}
 		s.state.Advance(uint64(rev))
 		s.advance(rev)
 	}
 }
 
-// entries returns the State's entries (for the snapshot).
-func (s *Store) entries() (uint64, []*catalog.Entry) {
+// entries returns the State's entries and certificates (for the snapshot).
+func (s *Store) entries() (uint64, []*catalog.Entry, []*catalog.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state.Rev(), s.state.List()
+	return s.state.Rev(), s.state.List(), s.state.Certificates()
 }
