@@ -39,6 +39,7 @@ type exchange struct {
 	stopDrain func() bool        // unregisters cancel from the target's drain deadline
 	stopConn  func() bool        // fast path: unregisters the backend connection from cancellation
 	bodyDone  chan error         // fast path: the request body writer's result
+	inline    []byte             // fast path: a small request body, read whole
 	gone      bool               // the client went away before its answer
 }
 

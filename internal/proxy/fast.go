@@ -24,6 +24,17 @@ import (
 // the request reached it.
 var errStale = errors.New("backend closed the kept-alive connection")
 
+// smallBuffer and bigBuffer are the sizes of the pooled copy buffers.
+const (
+	smallBuffer = 32 << 10
+	bigBuffer   = 128 << 10
+)
+
+// inlineBody is the largest request body of known length that is read
+// whole before it is sent (see forward); it fits a pooled buffer and, with
+// the head, the backend connection's write buffer.
+const inlineBody = 24 << 10
+
 // bodyGrace is how long an answer waits for its request body's writer
 // before it is taken for an early answer (see stream).
 const bodyGrace = 50 * time.Millisecond
@@ -33,7 +44,22 @@ var longAgo = time.Unix(1, 0)
 
 // forward serves r on the fast path.
 func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+	switch {
+	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
+	case r.ContentLength > 0 && r.ContentLength <= inlineBody:
+		// A small body is read whole first and goes out with the head in
+		// one write; held here, it can be sent again to another instance.
+		ibp := p.bufs.Get().(*[]byte)
+		defer p.bufs.Put(ibp)
+		n, err := io.ReadFull(r.Body, (*ibp)[:r.ContentLength])
+		if err != nil {
+			x.body = &countingBody{}
+			x.body.err.Store(&err)
+			p.fail(x, err)
+			return
+		}
+		x.inline = (*ibp)[:n]
+	default:
 		x.body = &countingBody{rc: r.Body}
 		// The body may still be read after the answer has begun (a backend
 		// that streams while it reads).
@@ -41,8 +67,6 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
 	}
 	replayable := x.body == nil && idempotent(r.Method)
 	target := requestTarget(x, r)
-	bufp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bufp)
 	for {
 		now := p.now()
 		tgt := x.next(now)
@@ -50,12 +74,12 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
 			p.fail(x, x.lastErr())
 			return
 		}
-		resp, c, err := p.attempt(ctx, x, r, tgt, target, *bufp)
+		resp, c, err := p.attempt(ctx, x, r, tgt, target)
 		x.upstreamDur = p.now().Sub(now)
 		if err == nil {
 			tgt.Host.Success()
 			x.upStatus = resp.StatusCode
-			p.stream(x, resp, c, tgt, *bufp)
+			p.stream(x, resp, c, tgt)
 			return
 		}
 		if !x.failed(tgt, now, err, replayable, ctx.Err() != nil, p.backendDown) {
@@ -68,7 +92,7 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
 // attempt sends the request to tgt and reads the response head. A kept-alive
 // connection found closed before anything was sent is replaced by a fresh
 // one, once.
-func (p *Proxy) attempt(ctx context.Context, x *exchange, r *http.Request, tgt *upstream.Target, target string, buf []byte) (*http.Response, *backendConn, error) {
+func (p *Proxy) attempt(ctx context.Context, x *exchange, r *http.Request, tgt *upstream.Target, target string) (*http.Response, *backendConn, error) {
 	for retry := 0; ; retry++ {
 		c, err := p.pool.get(ctx, tgt.Addr)
 		if err != nil {
@@ -98,6 +122,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, r *http.Request, tgt *
 // read the whole body — and x.bodyDone reports how that went.
 func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string) (*http.Response, error) {
 	writeHead(c.bw, x, r, target)
+	c.bw.Write(x.inline)
 	if x.body == nil || c.reused {
 		// Without a body the request is complete; with one, learn that a
 		// kept-alive connection is dead before the client's body is
@@ -149,7 +174,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 // stream passes the response on and returns c to the pool when the
 // exchange ended cleanly. An error after the head was sent aborts the
 // client connection, so the client sees a truncated answer, not a short one.
-func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *upstream.Target, buf []byte) {
+func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *upstream.Target) {
 	// Normally the request body went out before the answer came and its
 	// writer is reporting so. A writer still busy after a moment means the
 	// backend answers before taking it all (an early 413, or a stream): the
@@ -157,14 +182,19 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 	// can be abandoned without spoiling the connection for a next request.
 	bodyErr, early := error(nil), false
 	if x.bodyDone != nil {
-		t := time.NewTimer(bodyGrace)
 		select {
 		case bodyErr = <-x.bodyDone:
 			x.bodyDone = nil
-		case <-t.C:
-			early = true
+		default:
+			t := time.NewTimer(bodyGrace)
+			select {
+			case bodyErr = <-x.bodyDone:
+				x.bodyDone = nil
+			case <-t.C:
+				early = true
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
 	h := x.rw.Header()
 	copyResponseHead(h, resp.Header)
@@ -179,7 +209,15 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 		}
 	}
 	x.rw.WriteHeader(resp.StatusCode)
-	_, err := copyBody(&x.rw, resp.Body, buf, resp.ContentLength == -1 || eventStream(resp.Header))
+	// Large or unknown-length bodies move in big reads and writes (each a
+	// system call); small ones need no more than the small buffer.
+	pool := &p.bufs
+	if resp.ContentLength < 0 || resp.ContentLength > smallBuffer {
+		pool = &p.bigBufs
+	}
+	bp := pool.Get().(*[]byte)
+	_, err := copyBody(&x.rw, resp.Body, *bp, resp.ContentLength == -1 || eventStream(resp.Header))
+	pool.Put(bp)
 	for k, vv := range resp.Trailer {
 		h[k] = vv
 	}

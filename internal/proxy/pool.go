@@ -38,7 +38,7 @@ type idleList struct {
 }
 
 func newPool(o TransportOptions) *pool {
-	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout, bufSize: 16 << 10, byAddr: map[string]*idleList{}}
+	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout, bufSize: 32 << 10, byAddr: map[string]*idleList{}}
 	p.dialer = net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if p.idleTimeout == 0 {
 		p.idleTimeout = 90 * time.Second

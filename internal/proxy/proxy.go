@@ -57,7 +57,8 @@ type Proxy struct {
 	obs       Observer
 	log       *slog.Logger
 	now       func() time.Time
-	bufs      sync.Pool
+	bufs      sync.Pool // smallBuffer bytes: small bodies, ReverseProxy's copies
+	bigBufs   sync.Pool // bigBuffer bytes: large response bodies
 	httpsPort string
 
 	pool            *pool // fast path; nil when off
@@ -76,7 +77,8 @@ func New(o Options) *Proxy {
 	if o.Backend.ConnectTimeout > 0 {
 		p.pool, p.responseTimeout = newPool(o.Backend), o.Backend.ResponseTimeout
 	}
-	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.bufs.New = func() any { b := make([]byte, smallBuffer); return &b }
+	p.bigBufs.New = func() any { b := make([]byte, bigBuffer); return &b }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      &retrying{base: o.Transport, h2c: o.H2C, now: p.now, onTrip: p.backendDown},
