@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/h1"
 )
 
 // idleCloseAfter is how long a client connection must have been idle before
@@ -17,9 +20,10 @@ import (
 // connections are closed safely after their next response.
 const idleCloseAfter = 2 * time.Second
 
-// entrypoint is the HTTP entry point: the proxy behind a server whose
+// entrypoint is an HTTP entry point: the proxy behind a server whose
 // client connections are tracked so that a drain can retire them without
-// failing a request.
+// failing a request. The plain-HTTP entry point is served by h1 (lean
+// HTTP/1.x); the HTTPS one by net/http, which also speaks HTTP/2.
 //
 // A drain stops accepting, answers each connection's next request with
 // "Connection: close" (so the client moves to a new connection, i.e. to
@@ -28,7 +32,8 @@ const idleCloseAfter = 2 * time.Second
 // WebSockets included) is left — or until the deadline, when what remains
 // is cut off.
 type entrypoint struct {
-	srv      *http.Server
+	srv      *http.Server // the HTTPS entry point's server; nil on the plain one
+	h1       *h1.Server   // the plain entry point's server
 	ln       net.Listener
 	active   func() int64 // requests under way, upgraded connections included
 	draining atomic.Bool
@@ -44,25 +49,56 @@ type connState struct {
 	since time.Time
 }
 
-// newEntrypoint serves h on ln. onState, if not nil, also sees every
-// connection state change (for metrics).
+// Client connection timeouts of both entry points.
+const (
+	readHeaderTimeout = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// newEntrypoint serves h on ln with net/http (the HTTPS entry point).
+// onState, if not nil, also sees every connection state change (for
+// metrics).
 func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), errLog func(*http.Server)) *entrypoint {
-	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}}
-	e.base, e.cutOff = context.WithCancel(context.Background())
+	e := newTracked(ln, active)
 	e.srv = &http.Server{
 		Handler:           e.closeWhileDraining(h),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return e.base },
-		ConnState: func(c net.Conn, s http.ConnState) {
-			e.track(c, s)
-			if onState != nil {
-				onState(c, s)
-			}
-		},
+		ConnState:         e.onState(onState),
 	}
 	errLog(e.srv)
 	return e
+}
+
+// newPlainEntrypoint serves h on ln with h1 (the plain-HTTP entry point).
+func newPlainEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), log *slog.Logger) *entrypoint {
+	e := newTracked(ln, active)
+	e.h1 = &h1.Server{
+		Handler:           e.closeWhileDraining(h),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		BaseContext:       e.base,
+		ConnState:         e.onState(onState),
+		Log:               log,
+	}
+	return e
+}
+
+func newTracked(ln net.Listener, active func() int64) *entrypoint {
+	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}}
+	e.base, e.cutOff = context.WithCancel(context.Background())
+	return e
+}
+
+// onState tracks connections for the drain and passes the change on.
+func (e *entrypoint) onState(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	return func(c net.Conn, s http.ConnState) {
+		e.track(c, s)
+		if next != nil {
+			next(c, s)
+		}
+	}
 }
 
 // closeWhileDraining asks the client to close its connection after this
@@ -91,7 +127,12 @@ func (e *entrypoint) track(c net.Conn, s http.ConnState) {
 // serve accepts on e.ln until a drain closes it. It returns nil then, or
 // the error that stopped it.
 func (e *entrypoint) serve() error {
-	err := e.srv.Serve(e.ln)
+	var err error
+	if e.h1 != nil {
+		err = e.h1.Serve(e.ln)
+	} else {
+		err = e.srv.Serve(e.ln)
+	}
 	if e.draining.Load() {
 		return nil
 	}
@@ -111,8 +152,12 @@ func (e *entrypoint) drain(deadline time.Time) (cut int) {
 		}
 		if !time.Now().Before(deadline) {
 			e.cutOff() // ends upgraded connections and streams
-			e.srv.Close()
-			return open + int(e.active())
+			if e.srv != nil {
+				e.srv.Close()
+			}
+			left := open + int(e.active())
+			e.closeAll()
+			return left
 		}
 		<-tick.C
 	}
@@ -130,4 +175,14 @@ func (e *entrypoint) closeIdle(cutoff time.Time) int {
 		}
 	}
 	return len(e.conns)
+}
+
+// closeAll closes every connection still open, busy or not.
+func (e *entrypoint) closeAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for c := range e.conns {
+		c.Close()
+		delete(e.conns, c)
+	}
 }

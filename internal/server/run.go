@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	setErrLog := func(s *http.Server) { s.ErrorLog = errLog }
-	entry := newEntrypoint(httpLn, px, px.Active, m.ConnState("http"), setErrLog)
+	entry := newPlainEntrypoint(httpLn, px, px.Active, m.ConnState("http"), log)
 	st.openHTTPS(lv, px, px.Active, m.ConnState("https"), setErrLog)
 	adminSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	errc := make(chan error, 4)

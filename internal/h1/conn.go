@@ -1,0 +1,391 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// watchAfter is how long a request runs before the connection is watched
+// for the client going away (see the package comment).
+const watchAfter = 100 * time.Millisecond
+
+// maxDiscard is how much of a request body the handler left unread is read
+// and dropped to keep the connection; beyond it, the connection is closed.
+const maxDiscard = 256 << 10
+
+// longAgo is a deadline in the past: setting it interrupts blocked reads.
+var longAgo = time.Unix(1, 0)
+
+// unlimited is the byte budget of a limitedReader outside request heads.
+const unlimited = 1<<63 - 1
+
+// limitedReader reads from the connection within a budget, so that a
+// request head cannot grow without bound inside the bufio.Reader.
+type limitedReader struct {
+	c      net.Conn
+	remain int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.remain <= 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > l.remain {
+		p = p[:l.remain]
+	}
+	n, err := l.c.Read(p)
+	l.remain -= int64(n)
+	return n, err
+}
+
+var errHeadTooLarge = errors.New("request head too large")
+
+// conn is one client connection.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	remote string
+	lr     limitedReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	hijacked bool
+
+	// The client watch (see watch).
+	mu        sync.Mutex
+	timer     *time.Timer
+	armed     bool          // a request is being handled and may be watched
+	body      *body         // that request's body; nil: none
+	watching  bool          // a watcher is reading ahead
+	watchDone chan struct{} // closed when it stops
+	gone      atomic.Bool   // the client closed its side
+}
+
+func (c *conn) close() {
+	c.cancel()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.hijacked {
+		return
+	}
+	c.nc.Close()
+	c.s.setState(c.nc, http.StateClosed)
+	c.br.Reset(nil)
+	c.s.readers.Put(c.br)
+	c.bw.Reset(nil)
+	c.s.writers.Put(c.bw)
+}
+
+// serve reads and answers requests until the connection should end.
+func (c *conn) serve() {
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			c.s.log().Error("panic serving a request", "client", c.remote, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	for {
+		req, err := c.readRequest()
+		if err != nil {
+			c.reject(err)
+			return
+		}
+		if !c.handle(req) {
+			return
+		}
+		c.s.setState(c.nc, http.StateIdle)
+	}
+}
+
+// readRequest waits (up to IdleTimeout) for the next request and reads its
+// head (within ReadHeaderTimeout and MaxHeaderBytes).
+func (c *conn) readRequest() (*http.Request, error) {
+	if c.br.Buffered() == 0 {
+		if d := c.s.IdleTimeout; d > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, errQuiet
+		}
+	}
+	c.s.setState(c.nc, http.StateActive)
+	if d := c.s.ReadHeaderTimeout; d > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(d))
+	} else if c.s.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	c.lr.remain = c.s.maxHeaderBytes() + int64(defaultBufSize) - int64(c.br.Buffered())
+	req, err := http.ReadRequest(c.br)
+	c.lr.remain = unlimited
+	if c.s.ReadHeaderTimeout > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, errHeadTooLarge):
+			return nil, statusError{http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large"}
+		case errors.Is(err, io.EOF):
+			return nil, errQuiet
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, errQuiet
+		}
+		return nil, statusError{http.StatusBadRequest, "400 Bad Request: " + err.Error()}
+	}
+	if req.ProtoMajor != 1 {
+		return nil, statusError{http.StatusHTTPVersionNotSupported, "505 HTTP Version Not Supported"}
+	}
+	// http.ReadRequest has refused a repeated Host and moved the value
+	// to req.Host; an empty one counts as missing (stricter than net/http,
+	// which routes an empty Host to the default).
+	switch {
+	case req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT":
+		return nil, statusError{http.StatusBadRequest, "400 Bad Request: missing required Host header"}
+	case !httpguts.ValidHostHeader(req.Host):
+		return nil, statusError{http.StatusBadRequest, "400 Bad Request: malformed Host header"}
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, statusError{http.StatusBadRequest, "400 Bad Request: invalid header name"}
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, statusError{http.StatusBadRequest, "400 Bad Request: invalid header value"}
+			}
+		}
+	}
+	req.RemoteAddr = c.remote
+	return req.WithContext(c.ctx), nil
+}
+
+// errQuiet ends a connection without an answer: the client left, or idled
+// or stalled past a timeout.
+var errQuiet = errors.New("connection ends")
+
+// statusError is a request refused before the handler saw it.
+type statusError struct {
+	code int
+	text string
+}
+
+func (e statusError) Error() string { return e.text }
+
+// reject answers a request that could not be read, if it deserves an
+// answer; the connection ends after it.
+func (c *conn) reject(err error) {
+	var se statusError
+	if !errors.As(err, &se) {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		se.code, http.StatusText(se.code), len(se.text), se.text)
+	c.bw.Flush()
+	// Let the client read the answer before the close resets the
+	// connection (it may still be sending).
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.CopyN(io.Discard, c.nc, 256<<10)
+	}
+}
+
+// handle runs the handler on req and reports whether the connection can
+// carry another request.
+func (c *conn) handle(req *http.Request) (keep bool) {
+	w := &response{c: c, req: req, cl: -1}
+	if req.Body != nil && req.Body != http.NoBody {
+		b := &body{rc: req.Body, c: c, w: w}
+		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+			if e, ok := req.Header["Expect"]; ok {
+				if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
+					c.reject(statusError{http.StatusExpectationFailed, "417 Expectation Failed"})
+					return false
+				}
+				b.expect = true
+			}
+		}
+		w.body = b
+		req.Body = b
+	}
+	if req.ProtoAtLeast(1, 1) {
+		w.closeAfter = req.Close
+	} else {
+		w.closeAfter = !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
+	}
+	if req.Method == "OPTIONS" && req.RequestURI == "*" {
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return w.finish()
+	}
+	c.arm(w.body, req.Header["Upgrade"] == nil)
+	defer func() {
+		if v := recover(); v != nil {
+			c.disarm()
+			if v != http.ErrAbortHandler {
+				c.s.log().Error("panic serving a request", "client", c.remote, "url", req.RequestURI, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+			keep = false
+		}
+	}()
+	c.s.Handler.ServeHTTP(w, req)
+	c.disarm()
+	if c.hijacked {
+		return false
+	}
+	return w.finish() && !c.gone.Load() && c.ctx.Err() == nil
+}
+
+// arm starts the client watch of the request with body b (nil: none);
+// watchable is false for requests whose connection may be hijacked.
+func (c *conn) arm(b *body, watchable bool) {
+	if !watchable {
+		return
+	}
+	c.mu.Lock()
+	c.armed, c.body = true, b
+	c.mu.Unlock()
+	if c.timer == nil {
+		c.timer = time.AfterFunc(watchAfter, c.watch)
+	} else {
+		c.timer.Reset(watchAfter)
+	}
+}
+
+// watch runs once a request has been handled for watchAfter. Once the
+// request body has been read (the buffered reader is then idle), it reads
+// ahead on the connection: end of stream or an error means the client
+// left, and the connection's context is cancelled so the handler can stop.
+// A pipelined next request stays buffered for the loop.
+func (c *conn) watch() {
+	c.mu.Lock()
+	if !c.armed {
+		c.mu.Unlock()
+		return
+	}
+	if c.body != nil && !c.body.eof.Load() {
+		c.timer.Reset(watchAfter) // still uploading: look again later
+		c.mu.Unlock()
+		return
+	}
+	c.watching = true
+	done := make(chan struct{})
+	c.watchDone = done
+	c.mu.Unlock()
+	defer close(done)
+	if _, err := c.br.Peek(1); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.mu.Lock()
+			stopped := !c.armed
+			c.mu.Unlock()
+			if stopped {
+				return // disarm interrupted us
+			}
+		}
+		c.gone.Store(true)
+		c.cancel()
+	}
+}
+
+// disarm ends the client watch of the current request and waits for a
+// running watcher to stop reading.
+func (c *conn) disarm() {
+	c.mu.Lock()
+	if !c.armed {
+		c.mu.Unlock()
+		return
+	}
+	c.armed = false
+	c.body = nil
+	watching, done := c.watching, c.watchDone
+	c.watching, c.watchDone = false, nil
+	c.mu.Unlock()
+	c.timer.Stop()
+	if watching {
+		c.nc.SetReadDeadline(longAgo)
+		<-done
+		c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// body is the request body as the handler sees it: it counts reads to end
+// of body, sends "100 Continue" on the first read when asked for, and is
+// never closed underneath the connection (the loop decides what happens to
+// an unread rest).
+type body struct {
+	rc     io.ReadCloser
+	c      *conn
+	w      *response
+	expect bool // send 100 Continue before the first read
+	asked  bool // the first read happened (reader's goroutine only)
+	sent   bool // under w.continueMu: 100 Continue was sent
+	closed bool
+	eof    atomic.Bool
+	read   int64
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.eof.Load() {
+		return 0, io.EOF
+	}
+	if b.expect && !b.asked {
+		b.asked = true
+		b.w.continueMu.Lock()
+		var err error
+		if !b.w.headerDone {
+			b.sent = true
+			b.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			err = b.c.bw.Flush()
+		}
+		b.w.continueMu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+	}
+	n, err := b.rc.Read(p)
+	b.read += int64(n)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	b.closed = true
+	return nil
+}
+
+// drain reads what the handler left of the body, up to maxDiscard, and
+// reports whether the connection is still in step with the client.
+func (b *body) drain() bool {
+	if b.eof.Load() {
+		return true
+	}
+	b.w.continueMu.Lock()
+	unsent := b.expect && !b.sent
+	b.w.continueMu.Unlock()
+	if unsent {
+		return false // the client may never send it
+	}
+	_, err := io.CopyN(io.Discard, b.rc, maxDiscard+1)
+	return err == io.EOF
+}

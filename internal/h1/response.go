@@ -1,0 +1,330 @@
+package h1
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// response is the http.ResponseWriter of one request.
+type response struct {
+	c    *conn
+	req  *http.Request
+	body *body
+	h    http.Header
+
+	wroteHeader bool
+	status      int
+	chunked     bool
+	noBody      bool  // HEAD, 204, 304
+	cl          int64 // declared Content-Length; -1: none
+	written     int64
+	closeAfter  bool
+	err         error // a write failed
+
+	continueMu sync.Mutex // orders a body reader's "100 Continue" before the head
+	headerDone bool       // under continueMu: the head was written
+}
+
+func (w *response) Header() http.Header {
+	if w.h == nil {
+		w.h = make(http.Header, 8)
+	}
+	return w.h
+}
+
+func (w *response) WriteHeader(code int) {
+	if w.wroteHeader || w.c.hijacked {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("h1: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	h := w.Header()
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// An interim answer (103 Early Hints): sent at once with the
+		// headers set so far; the final answer follows.
+		bw := w.c.bw
+		writeStatusLine(bw, code)
+		writeFields(bw, h, nil)
+		bw.WriteString("\r\n")
+		if err := bw.Flush(); err != nil {
+			w.fail(err)
+		}
+		return
+	}
+	w.wroteHeader, w.status = true, code
+	if w.body != nil && w.body.expect {
+		// No "100 Continue" may start once the final head is on its way.
+		w.continueMu.Lock()
+		w.headerDone = true
+		if !w.body.sent {
+			// The client waits for a 100 that will not come, or sends
+			// the body anyway: either way the connection is out of step.
+			w.closeAfter = true
+		}
+		w.continueMu.Unlock()
+	}
+	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified || code < 200
+	if code == http.StatusNoContent {
+		delete(h, "Content-Length")
+	}
+	if v := h["Content-Length"]; len(v) == 1 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+			w.cl = n
+		} else {
+			delete(h, "Content-Length")
+		}
+	} else if len(v) > 1 {
+		delete(h, "Content-Length")
+	}
+	trailers := h["Trailer"] != nil
+	switch {
+	case w.noBody:
+	case w.cl >= 0 && !trailers:
+	case w.req.ProtoAtLeast(1, 1):
+		w.chunked, w.cl = true, -1
+		delete(h, "Content-Length")
+	default:
+		w.closeAfter = true // HTTP/1.0: the close ends the body
+		if trailers {
+			w.cl = -1
+			delete(h, "Content-Length")
+		}
+	}
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
+		w.closeAfter = true
+	}
+	bw := w.c.bw
+	writeStatusLine(bw, code)
+	writeFields(bw, h, skipHead)
+	if w.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	} else {
+		delete(h, "Trailer")
+	}
+	if _, ok := h["Date"]; !ok {
+		bw.WriteString("Date: ")
+		bw.WriteString(w.c.s.httpDate())
+		bw.WriteString("\r\n")
+	}
+	switch {
+	case w.closeAfter:
+		bw.WriteString("Connection: close\r\n")
+	case !w.req.ProtoAtLeast(1, 1):
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// skipHead is what the head does not copy from the handler's headers: the
+// framing and connection fields the writer sets itself, and trailers.
+func skipHead(k string) bool {
+	switch k {
+	case "Connection", "Transfer-Encoding", "Keep-Alive":
+		return true
+	}
+	return strings.HasPrefix(k, http.TrailerPrefix)
+}
+
+func writeStatusLine(bw *bufio.Writer, code int) {
+	bw.WriteString("HTTP/1.1 ")
+	var b [3]byte
+	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+	bw.WriteByte(' ')
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	bw.WriteString(text)
+	bw.WriteString("\r\n")
+}
+
+// writeFields writes h's fields, less those skip names, with invalid names
+// left out and line breaks in values turned to spaces (as net/http does).
+func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
+	for k, vv := range h {
+		if skip != nil && skip(k) || !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+			}
+			bw.WriteString(strings.TrimSpace(v))
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.noBody {
+		if w.req.Method == http.MethodHead {
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	var err error
+	if w.cl >= 0 && w.written+int64(len(p)) > w.cl {
+		p, err = p[:w.cl-w.written], http.ErrContentLength
+	}
+	if len(p) == 0 {
+		return 0, err
+	}
+	bw := w.c.bw
+	if w.chunked {
+		var b [18]byte
+		bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
+		bw.WriteString("\r\n")
+	}
+	n, werr := bw.Write(p)
+	if w.chunked && werr == nil {
+		_, werr = bw.WriteString("\r\n")
+	}
+	w.written += int64(n)
+	if werr != nil {
+		w.fail(werr)
+		return n, werr
+	}
+	return n, err
+}
+
+func (w *response) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+	w.closeAfter = true
+}
+
+// Flush sends what is buffered.
+func (w *response) Flush() { _ = w.FlushError() }
+
+// FlushError sends what is buffered and reports a failure.
+func (w *response) FlushError() error {
+	if w.c.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.c.bw.Flush(); err != nil {
+		w.fail(err)
+		return err
+	}
+	return nil
+}
+
+// Hijack hands the connection to the handler: the server no longer reads,
+// writes or closes it.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.c
+	if c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.wroteHeader {
+		if err := c.bw.Flush(); err != nil {
+			return nil, nil, err
+		}
+	}
+	c.disarm()
+	c.hijacked = true
+	c.s.setState(c.nc, http.StateHijacked)
+	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
+}
+
+// SetReadDeadline sets the connection's read deadline (request body reads).
+func (w *response) SetReadDeadline(t time.Time) error { return w.c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the connection's write deadline.
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+
+// EnableFullDuplex reports success: the body stays readable after the
+// response has begun.
+func (w *response) EnableFullDuplex() error { return nil }
+
+// finish completes the response (the handler returned) and reports
+// whether the connection can carry another request.
+func (w *response) finish() bool {
+	if !w.wroteHeader {
+		// Nothing written: an empty answer, framed as such.
+		if h := w.Header(); h["Content-Length"] == nil && w.req.Method != http.MethodHead {
+			h.Set("Content-Length", "0")
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	bw := w.c.bw
+	if w.chunked && w.err == nil {
+		bw.WriteString("0\r\n")
+		w.writeTrailers(bw)
+		bw.WriteString("\r\n")
+	}
+	if w.cl >= 0 && !w.noBody && w.written < w.cl {
+		w.closeAfter = true // a short body: the client must not wait for the rest
+	}
+	if err := bw.Flush(); err != nil {
+		w.fail(err)
+	}
+	if w.err != nil || w.closeAfter {
+		return false
+	}
+	if w.body != nil {
+		return w.body.drain()
+	}
+	return true
+}
+
+// writeTrailers writes the trailers: the fields named in "Trailer" and
+// those set with http.TrailerPrefix.
+func (w *response) writeTrailers(bw *bufio.Writer) {
+	h := w.h
+	for _, v := range h["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
+			if vv, ok := h[k]; ok && httpguts.ValidTrailerHeader(k) {
+				writeFields(bw, http.Header{k: vv}, nil)
+			}
+		}
+	}
+	for k, vv := range h {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpguts.ValidTrailerHeader(name) {
+			writeFields(bw, http.Header{name: vv}, nil)
+		}
+	}
+}
+
+// httpDate returns the current time in HTTP's format, formatted at most
+// once a second.
+func (s *Server) httpDate() string {
+	now := time.Now().Unix()
+	if d := s.date.Load(); d != nil && d.unix == now {
+		return d.text
+	}
+	d := &cachedDate{unix: now, text: time.Unix(now, 0).UTC().Format(http.TimeFormat)}
+	s.date.Store(d)
+	return d.text
+}
+
+type cachedDate struct {
+	unix int64
+	text string
+}

@@ -1,0 +1,147 @@
+// Package h1 serves HTTP/1.x connections with an http.Handler. It stands in
+// for net/http's server on the plain-HTTP entry point, where that server's
+// per-request machinery — a goroutine reading ahead of every request to
+// notice a client that leaves, a context and a buffered chunking writer per
+// request — costs more CPU than forwarding the request does.
+//
+// Contract, as net/http's server unless stated:
+//
+//   - Requests are parsed by http.ReadRequest (same validation), heads are
+//     limited to MaxHeaderBytes (431 beyond), a head must arrive within
+//     ReadHeaderTimeout, an idle keep-alive connection is closed after
+//     IdleTimeout. A missing, repeated or invalid Host on HTTP/1.1, a
+//     version other than 1.x, or an Expect other than 100-continue is
+//     answered 400, 505 or 417 and the connection closed.
+//   - The response is framed by its Content-Length header when the handler
+//     set one, else chunked (HTTP/1.1) or delimited by closing (HTTP/1.0);
+//     HEAD, 204 and 304 answers carry no body. Trailers declared in
+//     "Trailer" or set with http.TrailerPrefix follow a chunked body. A Date
+//     header is added when missing. Content types are not sniffed.
+//   - "Connection: close" from the client or the handler ends the
+//     connection after the response; so does a short body, a write error, or
+//     a request body the handler left unread beyond 256 KiB.
+//   - The handler may read the request body after it began the response
+//     (full duplex), flush, hijack the connection (protocol upgrades), and
+//     set read and write deadlines through http.ResponseController.
+//   - The request's context is the connection's: it is cancelled when the
+//     connection ends, when BaseContext is cancelled, or when the client is
+//     seen to close its side while the handler is still working on a request
+//     whose body has been read. That watch starts only for requests that
+//     take longer than watchAfter, so the common fast exchange pays nothing
+//     for it.
+//   - A panic in the handler closes the connection; http.ErrAbortHandler
+//     does so silently, other values are logged.
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults of the Server's zero fields.
+const (
+	DefaultMaxHeaderBytes = 1 << 20
+	defaultBufSize        = 4 << 10
+)
+
+// Server serves HTTP/1.x on the connections it accepts. Handler is
+// required; zero timeouts mean none.
+type Server struct {
+	Handler           http.Handler
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int // 0: DefaultMaxHeaderBytes
+	// BaseContext is the parent of every connection's context; nil:
+	// context.Background.
+	BaseContext context.Context
+	// ConnState, if not nil, sees every connection's state changes with
+	// net/http's meaning (New, Active, Idle, Hijacked, Closed).
+	ConnState func(net.Conn, http.ConnState)
+	// Log receives handler panics and accept errors; nil: discard.
+	Log *slog.Logger
+
+	readers sync.Pool
+	writers sync.Pool
+	date    atomic.Pointer[cachedDate]
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine
+// until ln fails; it returns that error (net.ErrClosed after ln.Close).
+func (s *Server) Serve(ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log().Warn("accept failed; retrying", "error", err.Error(), "in", backoff.String())
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		go s.ServeConn(c)
+	}
+}
+
+// ServeConn serves one connection until it ends, then closes it (unless a
+// handler hijacked it).
+func (s *Server) ServeConn(nc net.Conn) {
+	c := s.newConn(nc)
+	defer c.close()
+	c.serve()
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Server) setState(c net.Conn, st http.ConnState) {
+	if s.ConnState != nil {
+		s.ConnState(c, st)
+	}
+}
+
+func (s *Server) maxHeaderBytes() int64 {
+	if s.MaxHeaderBytes > 0 {
+		return int64(s.MaxHeaderBytes)
+	}
+	return DefaultMaxHeaderBytes
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
+	parent := s.BaseContext
+	if parent == nil {
+		parent = context.Background()
+	}
+	c.ctx, c.cancel = context.WithCancel(parent)
+	c.lr = limitedReader{c: nc, remain: unlimited}
+	if v := s.readers.Get(); v != nil {
+		c.br = v.(*bufio.Reader)
+		c.br.Reset(&c.lr)
+	} else {
+		c.br = bufio.NewReaderSize(&c.lr, defaultBufSize)
+	}
+	if v := s.writers.Get(); v != nil {
+		c.bw = v.(*bufio.Writer)
+		c.bw.Reset(nc)
+	} else {
+		c.bw = bufio.NewWriterSize(nc, defaultBufSize)
+	}
+	s.setState(nc, http.StateNew)
+	return c
+}

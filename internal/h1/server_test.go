@@ -1,0 +1,382 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// start serves h on a loopback listener and returns its address and a
+// count of accepted connections.
+func start(t *testing.T, h http.Handler, tune func(*Server)) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				conns.Add(1)
+			}
+		}}
+	if tune != nil {
+		tune(s)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), &conns
+}
+
+// raw sends req on a new connection and returns everything the server
+// wrote until it closed the connection (or 2 s passed).
+func raw(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func echo() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.Header().Set("X-Method", r.Method)
+		w.Header().Set("X-Host", r.Host)
+		w.Header().Set("X-Remote", r.RemoteAddr)
+		if r.URL.Query().Get("cl") != "" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(b)+len(r.URL.Path)))
+		}
+		io.WriteString(w, r.URL.Path)
+		w.Write(b)
+	})
+}
+
+func TestKeepAliveGETAndPOST(t *testing.T) {
+	addr, conns := start(t, echo(), nil)
+	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer cl.CloseIdleConnections()
+	for i := 0; i < 20; i++ {
+		var resp *http.Response
+		var err error
+		switch i % 3 {
+		case 0:
+			resp, err = cl.Get("http://" + addr + "/get?cl=1")
+		case 1:
+			resp, err = cl.Post("http://"+addr+"/post", "text/plain", strings.NewReader("hello"))
+		case 2: // chunked request body
+			resp, err = cl.Post("http://"+addr+"/chunked", "text/plain", io.MultiReader(strings.NewReader("a"), strings.NewReader("b")))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := map[int]string{0: "/get", 1: "/posthello", 2: "/chunkedab"}[i%3]
+		if string(b) != want || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %q, want 200 %q", i, resp.StatusCode, b, want)
+		}
+		if resp.Header.Get("Date") == "" || resp.Header.Get("X-Host") != addr || !strings.HasPrefix(resp.Header.Get("X-Remote"), "127.0.0.1:") {
+			t.Fatalf("request %d: headers %v", i, resp.Header)
+		}
+		if i%3 == 0 && resp.ContentLength != 4 {
+			t.Fatalf("Content-Length %d, want 4", resp.ContentLength)
+		}
+		if i%3 != 0 && len(resp.TransferEncoding) == 0 {
+			t.Fatalf("request %d: want a chunked answer without Content-Length, got %v", i, resp.TransferEncoding)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("20 requests took %d connections, want 1 (keep-alive)", n)
+	}
+}
+
+func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
+	addr, _ := start(t, echo(), nil)
+	out := raw(t, addr, "GET /one?cl=1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET /three?cl=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	i1, i2, i3 := strings.Index(out, "/one"), strings.Index(out, "/two\r\n3\r\nxyz"), strings.Index(out, "/three")
+	if i1 < 0 || i2 < i1 || i3 < i2 || strings.Count(out, "HTTP/1.1 200 OK") != 3 {
+		t.Fatalf("pipelined answers out of order or missing:\n%s", out)
+	}
+	if !strings.Contains(out, "Connection: close") {
+		t.Fatalf("the last answer should say Connection: close:\n%s", out)
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	addr, _ := start(t, echo(), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	io.WriteString(c, "PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q, %v; want 100 Continue before the body is sent", line, err)
+	}
+	br.ReadString('\n')
+	io.WriteString(c, "data")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "/updata" {
+		t.Fatalf("body %q", b)
+	}
+
+	// A handler that answers without reading: no 100, and the connection
+	// ends (the client may never send the body).
+	addr2, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "nope", 413) }), nil)
+	out := raw(t, addr2, "PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	if strings.Contains(out, "100 Continue") || !strings.HasPrefix(out, "HTTP/1.1 413") || !strings.Contains(out, "Connection: close") {
+		t.Fatalf("early answer:\n%s", out)
+	}
+	if out := raw(t, addr, "PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: tea\r\n\r\n"); !strings.HasPrefix(out, "HTTP/1.1 417") {
+		t.Fatalf("unknown Expect:\n%s", out)
+	}
+}
+
+func TestHeadAndNoBodyStatuses(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(204)
+		case "/304":
+			w.WriteHeader(304)
+		default:
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		}
+	}), nil)
+	out := raw(t, addr, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if strings.Contains(out, "hello") || !strings.Contains(out, "Content-Length: 5") {
+		t.Fatalf("HEAD must keep Content-Length and send no body:\n%s", out)
+	}
+	if !strings.Contains(out, "HTTP/1.1 204") || !strings.Contains(out, "HTTP/1.1 304") || strings.Contains(out, "chunked") {
+		t.Fatalf("204/304 answers:\n%s", out)
+	}
+}
+
+func TestHTTP10(t *testing.T) {
+	addr, _ := start(t, echo(), nil)
+	out := raw(t, addr, "GET /old HTTP/1.0\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 200") || strings.Contains(out, "chunked") || !strings.HasSuffix(out, "/old") || !strings.Contains(out, "Connection: close") {
+		t.Fatalf("HTTP/1.0 answer of unknown length must be delimited by the close:\n%s", out)
+	}
+	out = raw(t, addr, "GET /a?cl=1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b?cl=1 HTTP/1.0\r\n\r\n")
+	if !strings.Contains(out, "Connection: keep-alive") || !strings.HasSuffix(out, "/b") {
+		t.Fatalf("HTTP/1.0 keep-alive:\n%s", out)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	addr, _ := start(t, echo(), func(s *Server) { s.MaxHeaderBytes = 1024 })
+	for _, c := range []struct{ req, want string }{
+		{"GARBAGE\r\n\r\n", "HTTP/1.1 400"},
+		{"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},                                    // no Host
+		{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400"},                              // two Hosts
+		{"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "HTTP/1.1 400"},                                       // bad Host
+		{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505"},                                         // not 1.x
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("y", 8000) + "\r\n\r\n", "HTTP/1.1 431"}, // head too large
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", "HTTP/1.1 400"},
+	} {
+		if out := raw(t, addr, c.req); !strings.HasPrefix(out, c.want) || !strings.Contains(out, "Connection: close") {
+			t.Errorf("%q: got\n%s\nwant %q and a close", c.req[:min(len(c.req), 40)], out, c.want)
+		}
+	}
+}
+
+func TestTrailers(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum")
+		io.WriteString(w, "body")
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Sum", "42")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
+	}), nil)
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "body" || resp.Trailer.Get("X-Sum") != "42" || resp.Trailer.Get("X-Late") != "yes" {
+		t.Fatalf("body %q trailers %v", b, resp.Trailer)
+	}
+}
+
+func TestHijack(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		line, _ := brw.ReadString('\n')
+		brw.WriteString("echo: " + line)
+		brw.Flush()
+	}), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping\n")
+	b, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 101") || !strings.HasSuffix(string(b), "echo: ping\n") {
+		t.Fatalf("hijacked exchange:\n%s", b)
+	}
+}
+
+func TestClientGoneCancelsContext(t *testing.T) {
+	cancelled := make(chan time.Duration, 1)
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		begin := time.Now()
+		select {
+		case <-r.Context().Done():
+			cancelled <- time.Since(begin)
+		case <-time.After(5 * time.Second):
+			cancelled <- -1
+		}
+	}), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(300 * time.Millisecond)
+	c.Close()
+	if d := <-cancelled; d < 0 {
+		t.Fatal("the request context was not cancelled after the client closed the connection")
+	}
+}
+
+func TestPipelinedRequestSurvivesTheWatch(t *testing.T) {
+	// A slow first request is watched; the second request, already sent,
+	// must still be read and answered.
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-time.After(3 * watchAfter):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(r.URL.Path)))
+		io.WriteString(w, r.URL.Path)
+	}), nil)
+	out := raw(t, addr, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.HasSuffix(out, "/next") || !strings.Contains(out, "/slow") {
+		t.Fatalf("got:\n%s", out)
+	}
+}
+
+func TestUnreadBodies(t *testing.T) {
+	addr, conns := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		io.WriteString(w, "ok")
+	}), nil)
+	// A small unread body is skipped and the connection kept.
+	out := raw(t, addr, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if strings.Count(out, "200 OK") != 2 {
+		t.Fatalf("small unread body:\n%s", out)
+	}
+	// A large one ends the connection after the answer.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", 10<<20)
+	go c.Write(make([]byte, 1<<20))
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer: %v", err)
+	}
+	before := conns.Load()
+	if _, err := http.ReadResponse(br, nil); err == nil {
+		t.Fatal("the connection should have ended")
+	}
+	_ = before
+}
+
+func TestShortBodyAndPanicsCloseTheConnection(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/short":
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "abc")
+		case "/abort":
+			panic(http.ErrAbortHandler)
+		}
+	}), nil)
+	if out := raw(t, addr, "GET /short HTTP/1.1\r\nHost: a\r\n\r\nGET /short HTTP/1.1\r\nHost: a\r\n\r\n"); strings.Count(out, "HTTP/1.1") != 1 {
+		t.Fatalf("after a short body the connection must end:\n%s", out)
+	}
+	if out := raw(t, addr, "GET /abort HTTP/1.1\r\nHost: a\r\n\r\n"); out != "" {
+		t.Fatalf("an aborted handler must close silently, got:\n%s", out)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	addr, _ := start(t, echo(), func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	begin := time.Now()
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read: %v, want EOF", err)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Fatalf("idle connection closed after %v", d)
+	}
+}
+
+func TestBaseContextCancelsRequests(t *testing.T) {
+	base, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+	}), func(s *Server) { s.BaseContext = base })
+	done := make(chan string)
+	go func() { done <- raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\n\r\n") }()
+	<-started
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("cancelling BaseContext did not end the request")
+	}
+}
