@@ -117,6 +117,21 @@ func TestHTTPSCertificatesBySNI(t *testing.T) {
 		}
 	}
 
+	// HTTP/1.1 over TLS (served by h1, not net/http): the same answer, and
+	// the request is known to be HTTPS (HSTS, no https_only redirect).
+	c1 := httpsClient(r.HTTPS, ca.Pool(), "http/1.1")
+	for i := 0; i < 3; i++ {
+		resp, err := c1.Get("https://a.test/p?q=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 1 || resp.StatusCode != 200 || string(body) != "web /p?q=1" || resp.Header.Get("Strict-Transport-Security") == "" {
+			t.Errorf("HTTPS/1.1 answer %s %d %q %v", resp.Proto, resp.StatusCode, body, resp.Header)
+		}
+	}
+
 	// https_only: plain HTTP goes to the HTTPS port, host, path and query kept.
 	_, httpsPort, _ := net.SplitHostPort(r.HTTPS)
 	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,14 +53,45 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 
 var errHeadTooLarge = errors.New("request head too large")
 
+// gather is the writer under a connection's bufio.Writer. Normally it
+// writes through; take makes the writer's Flush hand over the buffered
+// bytes instead, so that they can go out in one writev with what follows.
+type gather struct {
+	nc       net.Conn
+	vectored bool // nc is a plain TCP connection (writev); not TLS
+	taking   bool
+	held     []byte
+}
+
+func (g *gather) Write(p []byte) (int, error) {
+	if g.taking {
+		g.held = p
+		return len(p), nil
+	}
+	return g.nc.Write(p)
+}
+
+// take empties bw and returns its bytes; they stay valid until bw is
+// written to again.
+func (g *gather) take(bw *bufio.Writer) ([]byte, error) {
+	g.taking, g.held = true, nil
+	err := bw.Flush()
+	g.taking = false
+	held := g.held
+	g.held = nil
+	return held, err
+}
+
 // conn is one client connection.
 type conn struct {
 	s      *Server
 	nc     net.Conn
 	remote string
+	tls    *tls.ConnectionState // nil: plain HTTP
 	lr     limitedReader
 	br     *bufio.Reader
-	bw     *bufio.Writer
+	bw     *bufio.Writer // writes to out
+	out    gather
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -170,6 +202,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 		}
 	}
 	req.RemoteAddr = c.remote
+	req.TLS = c.tls
 	return req.WithContext(c.ctx), nil
 }
 

@@ -36,6 +36,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -95,7 +96,8 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // ServeConn serves one connection until it ends, then closes it (unless a
-// handler hijacked it).
+// handler hijacked it). A *tls.Conn must have completed its handshake; its
+// state is every request's TLS field.
 func (s *Server) ServeConn(nc net.Conn) {
 	c := s.newConn(nc)
 	defer c.close()
@@ -124,6 +126,10 @@ func (s *Server) maxHeaderBytes() int64 {
 
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
+	if tc, ok := nc.(*tls.Conn); ok {
+		st := tc.ConnectionState() // the handshake is done (see ServeConn)
+		c.tls = &st
+	}
 	parent := s.BaseContext
 	if parent == nil {
 		parent = context.Background()
@@ -136,11 +142,13 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	} else {
 		c.br = bufio.NewReaderSize(&c.lr, defaultBufSize)
 	}
+	c.out.nc = nc
+	_, c.out.vectored = nc.(*net.TCPConn)
 	if v := s.writers.Get(); v != nil {
 		c.bw = v.(*bufio.Writer)
-		c.bw.Reset(nc)
+		c.bw.Reset(&c.out)
 	} else {
-		c.bw = bufio.NewWriterSize(nc, defaultBufSize)
+		c.bw = bufio.NewWriterSize(&c.out, defaultBufSize)
 	}
 	s.setState(nc, http.StateNew)
 	return c

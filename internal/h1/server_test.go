@@ -380,3 +380,35 @@ func TestBaseContextCancelsRequests(t *testing.T) {
 		t.Fatal("cancelling BaseContext did not end the request")
 	}
 }
+
+func TestLargeWritesKeepTheirFraming(t *testing.T) {
+	// Writes larger than the buffer go out in one writev with what was
+	// buffered and their chunk framing; the bytes must arrive intact.
+	part := func(i int) []byte { return []byte(strings.Repeat(string(rune('a'+i)), 100<<10)) }
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cl" {
+			w.Header().Set("Content-Length", fmt.Sprint(3*(100<<10)+5))
+		}
+		io.WriteString(w, "head:")
+		for i := 0; i < 3; i++ {
+			w.Write(part(i))
+			w.(http.Flusher).Flush()
+		}
+	}), nil)
+	want := "head:" + string(part(0)) + string(part(1)) + string(part(2))
+	cl := &http.Client{}
+	for _, path := range []string{"/chunked", "/cl", "/chunked"} {
+		resp, err := cl.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(b) != want {
+			t.Fatalf("%s: %d bytes, %v; want %d intact bytes", path, len(b), err, len(want))
+		}
+		if chunked := len(resp.TransferEncoding) > 0; chunked != (path == "/chunked") {
+			t.Fatalf("%s: chunked %v", path, chunked)
+		}
+	}
+}

@@ -2,11 +2,13 @@
 // request by host and path, picks an instance with the service's policy,
 // forwards the request and streams the answer back.
 //
-// It is built on one shared httputil.ReverseProxy (hop-by-hop headers,
-// protocol upgrades such as WebSocket, trailers, flushing of streamed
-// responses) and one shared http.Transport; the per-request work is the
-// table lookup, the policy pick and the forwarding headers. The engine
-// behind Handler can be replaced without touching routing or balancing.
+// Requests are forwarded on the fast path (fast.go): the proxy's own
+// HTTP/1.1 connection pool, driven from the request's goroutine, with the
+// head written straight from the client's headers. Protocol upgrades
+// (WebSocket) and services with an h2c backend take one shared
+// httputil.ReverseProxy over http.Transport instead. Both paths share the
+// table lookup, the policy pick, retries, passive health and the
+// forwarding headers (exchange).
 package proxy
 
 import (

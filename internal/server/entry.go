@@ -22,8 +22,8 @@ const idleCloseAfter = 2 * time.Second
 
 // entrypoint is an HTTP entry point: the proxy behind a server whose
 // client connections are tracked so that a drain can retire them without
-// failing a request. The plain-HTTP entry point is served by h1 (lean
-// HTTP/1.x); the HTTPS one by net/http, which also speaks HTTP/2.
+// failing a request. HTTP/1.x is served by h1 (lean); HTTP/2, on the HTTPS
+// entry point, by net/http.
 //
 // A drain stops accepting, answers each connection's next request with
 // "Connection: close" (so the client moves to a new connection, i.e. to
@@ -32,8 +32,9 @@ const idleCloseAfter = 2 * time.Second
 // WebSockets included) is left — or until the deadline, when what remains
 // is cut off.
 type entrypoint struct {
-	srv      *http.Server // the HTTPS entry point's server; nil on the plain one
-	h1       *h1.Server   // the plain entry point's server
+	srv      *http.Server // HTTP/2 on the HTTPS entry point; nil on the plain one
+	h1       *h1.Server   // HTTP/1.x
+	log      *slog.Logger
 	ln       net.Listener
 	active   func() int64 // requests under way, upgraded connections included
 	draining atomic.Bool
@@ -55,17 +56,18 @@ const (
 	idleTimeout       = 120 * time.Second
 )
 
-// newEntrypoint serves h on ln with net/http (the HTTPS entry point).
+// newEntrypoint serves h on ln, the HTTPS entry point: connections that
+// negotiate HTTP/2 with net/http, the others with h1 (see serveTLS).
 // onState, if not nil, also sees every connection state change (for
 // metrics).
-func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), errLog func(*http.Server)) *entrypoint {
-	e := newTracked(ln, active)
+func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), log *slog.Logger, errLog func(*http.Server)) *entrypoint {
+	e := newPlainEntrypoint(ln, h, active, onState, log)
 	e.srv = &http.Server{
-		Handler:           e.closeWhileDraining(h),
+		Handler:           e.h1.Handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return e.base },
-		ConnState:         e.onState(onState),
+		ConnState:         e.h1.ConnState,
 	}
 	errLog(e.srv)
 	return e
@@ -73,7 +75,8 @@ func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState
 
 // newPlainEntrypoint serves h on ln with h1 (the plain-HTTP entry point).
 func newPlainEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), log *slog.Logger) *entrypoint {
-	e := newTracked(ln, active)
+	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}, log: log}
+	e.base, e.cutOff = context.WithCancel(context.Background())
 	e.h1 = &h1.Server{
 		Handler:           e.closeWhileDraining(h),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -82,12 +85,6 @@ func newPlainEntrypoint(ln net.Listener, h http.Handler, active func() int64, on
 		ConnState:         e.onState(onState),
 		Log:               log,
 	}
-	return e
-}
-
-func newTracked(ln net.Listener, active func() int64) *entrypoint {
-	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}}
-	e.base, e.cutOff = context.WithCancel(context.Background())
 	return e
 }
 
@@ -128,10 +125,10 @@ func (e *entrypoint) track(c net.Conn, s http.ConnState) {
 // the error that stopped it.
 func (e *entrypoint) serve() error {
 	var err error
-	if e.h1 != nil {
-		err = e.h1.Serve(e.ln)
+	if e.srv != nil {
+		err = e.serveTLS()
 	} else {
-		err = e.srv.Serve(e.ln)
+		err = e.h1.Serve(e.ln)
 	}
 	if e.draining.Load() {
 		return nil

@@ -82,7 +82,7 @@ func (s *streams) openHTTPS(lv *live.Live, h http.Handler, active func() int64,
 	s.tls = tlsfront.NewConfig(lv.Table, s.cfg.HTTPS.DefaultCert)
 	s.front = tlsfront.New(s.httpsLn, tlsfront.Options{Table: lv.Table, TLS: s.tls, Log: s.log,
 		Passthrough: func(c net.Conn, prefix []byte, svc *route.Service) { s.fw.Serve(c, prefix, svc, "https") }})
-	s.entry = newEntrypoint(s.front.Listener(), h, active, onState, func(srv *http.Server) {
+	s.entry = newEntrypoint(s.front.Listener(), h, active, onState, s.log, func(srv *http.Server) {
 		errLog(srv)
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+)
+
+// serveTLS serves the HTTPS entry point: each connection's TLS handshake
+// is done here, then a connection that negotiated HTTP/2 goes to net/http
+// and any other (HTTP/1.1) to h1. It returns when e.ln fails.
+func (e *entrypoint) serveTLS() error {
+	h2 := newConnQueue(e.ln.Addr())
+	defer h2.Close()
+	go e.srv.Serve(h2) // ends when h2 is closed
+	for {
+		c, err := e.ln.Accept()
+		if err != nil {
+			return err
+		}
+		go e.handshake(c, h2)
+	}
+}
+
+// handshake completes c's TLS handshake (within readHeaderTimeout) and
+// hands c to the server of the protocol it negotiated.
+func (e *entrypoint) handshake(c net.Conn, h2 *connQueue) {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		e.h1.ServeConn(c)
+		return
+	}
+	ctx, cancel := context.WithTimeout(e.base, readHeaderTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		// A client that gave up, a scanner, or no certificate for the
+		// name: nothing to answer (net/http only logs these).
+		e.log.Debug("TLS handshake failed", "client", c.RemoteAddr().String(), "error", err.Error())
+		c.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		h2.push(c)
+		return
+	}
+	e.h1.ServeConn(c)
+}
+
+// connQueue is a net.Listener fed with connections accepted elsewhere.
+type connQueue struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newConnQueue(addr net.Addr) *connQueue {
+	return &connQueue{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// push hands c to the server accepting from q, or closes c if q is closed.
+func (q *connQueue) push(c net.Conn) {
+	select {
+	case q.conns <- c:
+	case <-q.done:
+		c.Close()
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return q.addr }
