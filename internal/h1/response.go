@@ -101,13 +101,14 @@ func (w *response) WriteHeader(code int) {
 	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
 		w.closeAfter = true
 	}
+	if !w.chunked {
+		delete(h, "Trailer") // no chunked body, nowhere to send them
+	}
 	bw := w.c.bw
 	writeStatusLine(bw, code)
 	writeFields(bw, h, skipHead)
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	} else {
-		delete(h, "Trailer")
 	}
 	if _, ok := h["Date"]; !ok {
 		bw.WriteString("Date: ")

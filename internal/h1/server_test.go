@@ -412,3 +412,17 @@ func TestLargeWritesKeepTheirFraming(t *testing.T) {
 		}
 	}
 }
+
+func TestTrailersNeedAChunkedBody(t *testing.T) {
+	// An HTTP/1.0 client gets no chunked body, so no trailers and no
+	// "Trailer" announcement either.
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum")
+		io.WriteString(w, "body")
+		w.Header().Set("X-Sum", "42")
+	}), nil)
+	out := raw(t, addr, "GET / HTTP/1.0\r\n\r\n")
+	if !strings.HasSuffix(out, "\r\n\r\nbody") || strings.Contains(out, "Trailer") || strings.Contains(out, "X-Sum") {
+		t.Fatalf("HTTP/1.0 answer with trailers:\n%s", out)
+	}
+}
