@@ -292,12 +292,12 @@ func (c *conn) arm(b *body, watchable bool) {
 	}
 	c.mu.Lock()
 	c.armed, c.body = true, b
-	c.mu.Unlock()
 	if c.timer == nil {
 		c.timer = time.AfterFunc(watchAfter, c.watch)
 	} else {
 		c.timer.Reset(watchAfter)
 	}
+	c.mu.Unlock()
 }
 
 // watch runs once a request has been handled for watchAfter. Once the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/webrouter/webrouter/internal/catalog"
 	"github.com/webrouter/webrouter/internal/compile"
+	"github.com/webrouter/webrouter/internal/h1"
 	"github.com/webrouter/webrouter/internal/live"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
@@ -19,17 +20,17 @@ import (
 // rig is a proxy in front of real loopback backends, fed by a real
 // catalog → compile → live pipeline.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	state *catalog.State
 	live  *live.Live
 	hosts *upstream.Set
 	proxy *Proxy
-	front *httptest.Server
+	front *front
 	rev   uint64
 	clock atomic.Pointer[time.Time] // when set, the proxy's clock
 }
 
-func newRig(t *testing.T, topts TransportOptions, opts ...upstream.Option) *rig {
+func newRig(t testing.TB, topts TransportOptions, opts ...upstream.Option) *rig {
 	t.Helper()
 	r := &rig{t: t, state: catalog.NewState(), live: live.New(nil), hosts: upstream.NewSet(opts...)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,9 +48,32 @@ func newRig(t *testing.T, topts TransportOptions, opts ...upstream.Option) *rig 
 		}
 		return time.Now()
 	}})
-	r.front = httptest.NewServer(r.proxy)
-	t.Cleanup(r.front.Close)
+	r.front = startFront(t, r.proxy)
 	return r
+}
+
+// front is the proxy served as on the router's entry point, by h1.
+type front struct {
+	URL    string
+	client *http.Client
+}
+
+func (f *front) Client() *http.Client { return f.client }
+
+func startFront(t testing.TB, h http.Handler) *front {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &h1.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go srv.Serve(ln)
+	f := &front{URL: "http://" + ln.Addr().String(), client: &http.Client{Transport: &http.Transport{}}}
+	t.Cleanup(func() {
+		ln.Close()
+		f.client.CloseIdleConnections()
+	})
+	return f
 }
 
 func (r *rig) settle() {
