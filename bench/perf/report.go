@@ -159,7 +159,7 @@ func (r *report) markdown() string {
 		r.scale.markdown(&b)
 	}
 	if r.micro != "" {
-		b.WriteString("\n## Micro-benchmarks (`go test -bench`, route lookup, policy pick, instance change)\n\n```\n")
+		b.WriteString("\n## Micro-benchmarks (`go test -bench`, route lookup, policy pick, instance change, one request through the data plane)\n\n```\n")
 		b.WriteString(r.micro)
 		b.WriteString("```\n")
 	}

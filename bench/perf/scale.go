@@ -233,8 +233,8 @@ func (s *scaleResult) markdown(b *strings.Builder) {
 
 // micro runs the lookup, pick and instance-change micro-benchmarks.
 func micro(ctx context.Context, root, benchtime string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "BenchmarkLookup|BenchmarkPick$|BenchmarkInstanceChange",
-		"-benchmem", "-benchtime", benchtime, "./internal/route", "./internal/balance", "./internal/compile")
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "BenchmarkLookup|BenchmarkPick$|BenchmarkInstanceChange|BenchmarkForward",
+		"-benchmem", "-benchtime", benchtime, "./internal/route", "./internal/balance", "./internal/compile", "./internal/proxy")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

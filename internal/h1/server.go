@@ -91,7 +91,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		go s.ServeConn(c)
+		// The connection is known (ConnState New) before its goroutine
+		// runs, so that a drain counting connections cannot miss it.
+		cn := s.newConn(c)
+		go func() {
+			defer cn.close()
+			cn.serve()
+		}()
 	}
 }
 

@@ -4,28 +4,30 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"sync"
 )
 
 // serveTLS serves the HTTPS entry point: each connection's TLS handshake
 // is done here, then a connection that negotiated HTTP/2 goes to net/http
-// and any other (HTTP/1.1) to h1. It returns when e.ln fails.
+// and any other (HTTP/1.1) to h1. It returns when e.ln fails. A connection
+// counts as open for the drain from its accept, so that a drain waits for
+// handshakes under way; the HTTP/2 queue stays open until the drain ends.
 func (e *entrypoint) serveTLS() error {
-	h2 := newConnQueue(e.ln.Addr())
-	defer h2.Close()
-	go e.srv.Serve(h2) // ends when h2 is closed
+	go e.srv.Serve(e.h2) // ends when the drain closes e.h2
 	for {
 		c, err := e.ln.Accept()
 		if err != nil {
 			return err
 		}
-		go e.handshake(c, h2)
+		e.track(c, http.StateNew)
+		go e.handshake(c)
 	}
 }
 
 // handshake completes c's TLS handshake (within readHeaderTimeout) and
 // hands c to the server of the protocol it negotiated.
-func (e *entrypoint) handshake(c net.Conn, h2 *connQueue) {
+func (e *entrypoint) handshake(c net.Conn) {
 	tc, ok := c.(*tls.Conn)
 	if !ok {
 		e.h1.ServeConn(c)
@@ -39,10 +41,11 @@ func (e *entrypoint) handshake(c net.Conn, h2 *connQueue) {
 		// name: nothing to answer (net/http only logs these).
 		e.log.Debug("TLS handshake failed", "client", c.RemoteAddr().String(), "error", err.Error())
 		c.Close()
+		e.track(c, http.StateClosed)
 		return
 	}
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		h2.push(c)
+		e.h2.push(c)
 		return
 	}
 	e.h1.ServeConn(c)
@@ -60,7 +63,8 @@ func newConnQueue(addr net.Addr) *connQueue {
 	return &connQueue{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
 }
 
-// push hands c to the server accepting from q, or closes c if q is closed.
+// push hands c to the server accepting from q, or closes c if q is closed
+// (the drain is over).
 func (q *connQueue) push(c net.Conn) {
 	select {
 	case q.conns <- c:

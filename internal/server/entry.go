@@ -33,6 +33,7 @@ const idleCloseAfter = 2 * time.Second
 // is cut off.
 type entrypoint struct {
 	srv      *http.Server // HTTP/2 on the HTTPS entry point; nil on the plain one
+	h2       *connQueue   // the connections srv serves
 	h1       *h1.Server   // HTTP/1.x
 	log      *slog.Logger
 	ln       net.Listener
@@ -69,6 +70,7 @@ func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState
 		BaseContext:       func(net.Listener) context.Context { return e.base },
 		ConnState:         e.h1.ConnState,
 	}
+	e.h2 = newConnQueue(ln.Addr())
 	errLog(e.srv)
 	return e
 }
@@ -140,6 +142,9 @@ func (e *entrypoint) serve() error {
 func (e *entrypoint) drain(deadline time.Time) (cut int) {
 	e.draining.Store(true)
 	e.ln.Close()
+	if e.h2 != nil {
+		defer e.h2.Close() // handshakes under way are over: nothing more to hand to HTTP/2
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
