@@ -125,7 +125,11 @@ func TestTCPEchoService(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if failed.Load() != 0 || by["a"]+by["b"] != 100 || by["a"] < 20 || by["b"] < 20 {
+	// Both instances serve. The split is not asserted to be even: least_conn
+	// rightly favours whichever echo server finishes sessions faster, and
+	// on a loaded machine one of them can be much slower for a while
+	// (a:16 b:84 was seen).
+	if failed.Load() != 0 || by["a"]+by["b"] != 100 || by["a"] == 0 || by["b"] == 0 {
 		t.Errorf("sessions by instance %v, %d failed", by, failed.Load())
 	}
 	_, routes := r.api("GET", "/v1/routes", "")

@@ -426,3 +426,23 @@ func TestTrailersNeedAChunkedBody(t *testing.T) {
 		t.Fatalf("HTTP/1.0 answer with trailers:\n%s", out)
 	}
 }
+
+func TestAdoptHeader(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := w.(interface{ AdoptHeader(http.Header) bool })
+		if r.URL.Path == "/set-first" {
+			w.Header().Set("X-First", "1")
+		}
+		adopted := a.AdoptHeader(http.Header{"X-Adopted": {"yes"}, "Content-Length": {"2"}})
+		w.Header().Set("X-Result", fmt.Sprint(adopted))
+		io.WriteString(w, "ok")
+	}), nil)
+	out := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /set-first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	first, second, _ := strings.Cut(out, "\r\n\r\nok")
+	if !strings.Contains(first, "X-Adopted: yes") || !strings.Contains(first, "X-Result: true") || !strings.Contains(first, "Content-Length: 2") {
+		t.Fatalf("adopted header not used:\n%s", first)
+	}
+	if strings.Contains(second, "X-Adopted") || !strings.Contains(second, "X-Result: false") || !strings.Contains(second, "X-First: 1") {
+		t.Fatalf("a header set before must not be replaced:\n%s", second)
+	}
+}

@@ -196,8 +196,7 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 			t.Stop()
 		}
 	}
-	h := x.rw.Header()
-	copyResponseHead(h, resp.Header)
+	h := responseHead(x.rw.ResponseWriter, resp.Header)
 	h.Set("X-Request-Id", x.id)
 	decorate(h, x.svc, x.https)
 	if early {

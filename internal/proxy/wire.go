@@ -141,6 +141,32 @@ func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error
 	return nil
 }
 
+// headerAdopter is a ResponseWriter (h1's) that can take a header map
+// whole instead of having it copied in.
+type headerAdopter interface {
+	AdoptHeader(h http.Header) bool
+}
+
+// responseHead returns w's header map holding the backend's response
+// headers less hop-by-hop ones: src itself, stripped in place, when w can
+// adopt it (nothing set on w yet), else a copy in w.Header().
+func responseHead(w http.ResponseWriter, src http.Header) http.Header {
+	if a, ok := w.(headerAdopter); ok {
+		tokens := connectionTokens(src)
+		for k := range src {
+			if hop(k) || listed(k, tokens) {
+				delete(src, k)
+			}
+		}
+		if a.AdoptHeader(src) {
+			return src
+		}
+	}
+	h := w.Header()
+	copyResponseHead(h, src)
+	return h
+}
+
 // copyResponseHead puts the backend's response headers, less hop-by-hop
 // ones, in dst.
 func copyResponseHead(dst, src http.Header) {

@@ -39,6 +39,7 @@ type entrypoint struct {
 	ln       net.Listener
 	active   func() int64 // requests under way, upgraded connections included
 	draining atomic.Bool
+	served   chan struct{} // closed when serve returns: nothing more is accepted
 	base     context.Context
 	cutOff   context.CancelFunc
 
@@ -77,7 +78,7 @@ func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState
 
 // newPlainEntrypoint serves h on ln with h1 (the plain-HTTP entry point).
 func newPlainEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState func(net.Conn, http.ConnState), log *slog.Logger) *entrypoint {
-	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}, log: log}
+	e := &entrypoint{ln: ln, active: active, conns: map[net.Conn]connState{}, log: log, served: make(chan struct{})}
 	e.base, e.cutOff = context.WithCancel(context.Background())
 	e.h1 = &h1.Server{
 		Handler:           e.closeWhileDraining(h),
@@ -126,6 +127,7 @@ func (e *entrypoint) track(c net.Conn, s http.ConnState) {
 // serve accepts on e.ln until a drain closes it. It returns nil then, or
 // the error that stopped it.
 func (e *entrypoint) serve() error {
+	defer close(e.served)
 	var err error
 	if e.srv != nil {
 		err = e.serveTLS()
@@ -149,7 +151,7 @@ func (e *entrypoint) drain(deadline time.Time) (cut int) {
 	defer tick.Stop()
 	for {
 		open := e.closeIdle(time.Now().Add(-idleCloseAfter))
-		if open == 0 && e.active() == 0 {
+		if open == 0 && e.active() == 0 && e.acceptDone() {
 			return 0
 		}
 		if !time.Now().Before(deadline) {
@@ -162,6 +164,17 @@ func (e *entrypoint) drain(deadline time.Time) (cut int) {
 			return left
 		}
 		<-tick.C
+	}
+}
+
+// acceptDone reports whether the accept loop has ended, so that a
+// connection it took just before the close is counted.
+func (e *entrypoint) acceptDone() bool {
+	select {
+	case <-e.served:
+		return true
+	default:
+		return false
 	}
 }
 

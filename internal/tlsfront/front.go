@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/route"
@@ -41,11 +42,14 @@ type Options struct {
 // Front accepts on a raw listener and hands TLS connections to an HTTP
 // server through Listener.
 type Front struct {
-	o     Options
-	raw   net.Listener
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
+	o       Options
+	raw     net.Listener
+	conns   chan net.Conn
+	closed  atomic.Bool    // Close was called
+	started atomic.Bool    // Serve runs (or ran)
+	routes  sync.WaitGroup // connections being peeked at
+	done    chan struct{}  // closed once nothing more will be handed over
+	endOnce sync.Once
 }
 
 // New returns a Front over the raw listening socket ln. Call Serve, and
@@ -61,16 +65,18 @@ func New(ln net.Listener, o Options) *Front {
 }
 
 // Serve accepts until the front is closed (then it returns nil) or the
-// raw listener fails.
+// raw listener fails. A connection it accepted is always handed over: the
+// listener keeps returning connections until the last one accepted (or
+// still being peeked at) is taken, and only then reports net.ErrClosed.
 func (f *Front) Serve() error {
+	f.started.Store(true)
+	defer f.end()
 	pause := 5 * time.Millisecond
 	for {
 		c, err := f.raw.Accept()
 		if err != nil {
-			select {
-			case <-f.done:
+			if f.closed.Load() {
 				return nil
-			default:
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
@@ -86,8 +92,18 @@ func (f *Front) Serve() error {
 			f.hand(tls.Server(c, f.o.TLS))
 			continue
 		}
-		go f.route(c)
+		f.routes.Add(1)
+		go func() {
+			defer f.routes.Done()
+			f.route(c)
+		}()
 	}
+}
+
+// end closes the hand-over once the accept loop and every peek are over.
+func (f *Front) end() {
+	f.routes.Wait()
+	f.endOnce.Do(func() { close(f.done) })
 }
 
 // route peeks at one connection's ClientHello and sends it on.
@@ -106,28 +122,31 @@ func (f *Front) route(c net.Conn) {
 	f.hand(tls.Server(&replayConn{Conn: c, prefix: read}, f.o.TLS))
 }
 
-// hand gives a TLS connection to the HTTP server, or closes it if the
-// front is closed.
+// hand gives a TLS connection to the HTTP server. It waits for the
+// server's Accept: done is closed only after the last hand.
 func (f *Front) hand(c net.Conn) {
 	select {
 	case f.conns <- c:
 	case <-f.done:
-		c.Close()
+		c.Close() // not reached while Serve runs; kept for safety
 	}
 }
 
 // Listener returns the listener the HTTP server accepts TLS connections
 // from (each a *tls.Conn, its handshake not yet done). Closing it closes
-// the front and the raw listener.
+// the front and the raw listener. After a close it keeps returning the
+// connections already accepted, then net.ErrClosed.
 func (f *Front) Listener() net.Listener { return frontListener{f} }
 
-// Close stops accepting.
+// Close stops accepting new connections.
 func (f *Front) Close() error {
-	var err error
-	f.once.Do(func() {
-		close(f.done)
-		err = f.raw.Close()
-	})
+	if f.closed.Swap(true) {
+		return nil
+	}
+	err := f.raw.Close()
+	if !f.started.Load() {
+		f.endOnce.Do(func() { close(f.done) })
+	}
 	return err
 }
 
