@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -63,16 +62,6 @@ func (p *proc) stop() error {
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startProxy starts proxy name configured with rs and returns once it
 // routes the first and last of rs's hosts.
 func (h *harness) startProxy(ctx context.Context, name string, rs routeSet) (*running, error) {
@@ -95,7 +84,7 @@ func (h *harness) startProxy(ctx context.Context, name string, rs routeSet) (*ru
 		r = &running{addr: wr.HTTP, pid: wr.Cmd.Process.Pid, stop: func() error { _, err := wr.Stop(10 * time.Second); return err }}
 		done, output = wr.Done(), wr.Stderr.String
 	} else {
-		port, err := freePort()
+		port, err := testbed.FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -57,7 +57,7 @@ func (e *env) startWebrouter() (*proxy, error) {
 	if e.proxyCPU != "" {
 		pin(r.Cmd.Process.Pid, e.proxyCPU)
 	}
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		p.stop()
 		return nil, err
@@ -115,7 +115,7 @@ backend echo
 func (e *env) startHAProxy() (*proxy, error) {
 	ports := make([]int, 2)
 	for i := range ports {
-		p, err := freePort()
+		p, err := testbed.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -159,15 +159,6 @@ func (e *env) startHAProxy() (*proxy, error) {
 
 func pin(pid int, cpus string) {
 	exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(pid)).Run()
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitPort(addr string) error {

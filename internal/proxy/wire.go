@@ -148,33 +148,22 @@ type headerAdopter interface {
 }
 
 // responseHead returns w's header map holding the backend's response
-// headers less hop-by-hop ones: src itself, stripped in place, when w can
-// adopt it (nothing set on w yet), else a copy in w.Header().
+// headers less hop-by-hop ones: src is stripped in place, then adopted
+// whole when w can take it (nothing set on w yet), else copied into
+// w.Header().
 func responseHead(w http.ResponseWriter, src http.Header) http.Header {
-	if a, ok := w.(headerAdopter); ok {
-		tokens := connectionTokens(src)
-		for k := range src {
-			if hop(k) || listed(k, tokens) {
-				delete(src, k)
-			}
+	tokens := connectionTokens(src)
+	for k := range src {
+		if hop(k) || listed(k, tokens) {
+			delete(src, k)
 		}
-		if a.AdoptHeader(src) {
-			return src
-		}
+	}
+	if a, ok := w.(headerAdopter); ok && a.AdoptHeader(src) {
+		return src
 	}
 	h := w.Header()
-	copyResponseHead(h, src)
-	return h
-}
-
-// copyResponseHead puts the backend's response headers, less hop-by-hop
-// ones, in dst.
-func copyResponseHead(dst, src http.Header) {
-	tokens := connectionTokens(src)
 	for k, vv := range src {
-		if hop(k) || listed(k, tokens) {
-			continue
-		}
-		dst[k] = vv
+		h[k] = vv
 	}
+	return h
 }

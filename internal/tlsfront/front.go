@@ -123,14 +123,9 @@ func (f *Front) route(c net.Conn) {
 }
 
 // hand gives a TLS connection to the HTTP server. It waits for the
-// server's Accept: done is closed only after the last hand.
-func (f *Front) hand(c net.Conn) {
-	select {
-	case f.conns <- c:
-	case <-f.done:
-		c.Close() // not reached while Serve runs; kept for safety
-	}
-}
+// server's Accept: done is closed only after the last hand (see end), so
+// the server is still accepting.
+func (f *Front) hand(c net.Conn) { f.conns <- c }
 
 // Listener returns the listener the HTTP server accepts TLS connections
 // from (each a *tls.Conn, its handshake not yet done). Closing it closes

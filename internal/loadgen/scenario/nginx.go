@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // Nginx is the seeds' stack: nginx fed by a config file rendered from the
@@ -43,10 +45,10 @@ func StartNginx(bin, dir string) (*Nginx, error) {
 	if n.workers, err = onlineCPUs(); err != nil {
 		return nil, err
 	}
-	if n.httpPort, err = freePort(); err != nil {
+	if n.httpPort, err = testbed.FreePort(); err != nil {
 		return nil, err
 	}
-	if n.ctlPort, err = freePort(); err != nil {
+	if n.ctlPort, err = testbed.FreePort(); err != nil {
 		return nil, err
 	}
 	if err := n.write(); err != nil {

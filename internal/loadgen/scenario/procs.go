@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"syscall"
@@ -127,16 +126,6 @@ func (p proc) stop(sig syscall.Signal, within time.Duration) error {
 		return err
 	}
 	return nil
-}
-
-// freePort returns a loopback port nothing listens on right now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // title is the process title (its command line, as nginx rewrites it).
