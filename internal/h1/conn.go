@@ -370,7 +370,6 @@ type body struct {
 	sent   bool // under w.continueMu: 100 Continue was sent
 	closed bool
 	eof    atomic.Bool
-	read   int64
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -395,7 +394,6 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.rc.Read(p)
-	b.read += int64(n)
 	if err == io.EOF {
 		b.eof.Store(true)
 	}

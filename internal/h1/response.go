@@ -20,7 +20,6 @@ type response struct {
 	h    http.Header
 
 	wroteHeader bool
-	status      int
 	chunked     bool
 	noBody      bool  // HEAD, 204, 304
 	cl          int64 // declared Content-Length; -1: none
@@ -70,7 +69,7 @@ func (w *response) WriteHeader(code int) {
 		}
 		return
 	}
-	w.wroteHeader, w.status = true, code
+	w.wroteHeader = true
 	if w.body != nil && w.body.expect {
 		// No "100 Continue" may start once the final head is on its way.
 		w.continueMu.Lock()
