@@ -146,8 +146,9 @@ func skipHead(k string) bool {
 
 func writeStatusLine(bw *bufio.Writer, code int) {
 	bw.WriteString("HTTP/1.1 ")
-	var b [3]byte
-	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+	bw.WriteByte(byte('0' + code/100)) // 100 ≤ code ≤ 999 (WriteHeader)
+	bw.WriteByte(byte('0' + code/10%10))
+	bw.WriteByte(byte('0' + code%10))
 	bw.WriteByte(' ')
 	text := http.StatusText(code)
 	if text == "" {
@@ -204,8 +205,8 @@ func (w *response) Write(p []byte) (int, error) {
 		return w.writeVectored(p, err)
 	}
 	if w.chunked {
-		var b [18]byte
-		bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
+		// The chunk size is formatted in bw's free space: no allocation.
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))
 		bw.WriteString("\r\n")
 	}
 	n, werr := bw.Write(p)

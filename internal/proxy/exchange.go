@@ -18,6 +18,7 @@ import (
 // request's context.
 type exchange struct {
 	id       string
+	idv      [1]string // id as a header value (idValue)
 	start    time.Time
 	clientIP string
 	https    bool // the client came through the TLS entry point
@@ -35,12 +36,53 @@ type exchange struct {
 	body        *countingBody // the request body, when there is one
 
 	clientCtx context.Context    // the server's request context: done when the client goes
-	cancel    context.CancelFunc // cancels the forwarded request (drain deadline)
-	stopDrain func() bool        // unregisters cancel from the target's drain deadline
-	stopConn  func() bool        // fast path: unregisters the backend connection from cancellation
+	cancel    context.CancelFunc // ReverseProxy path: cancels the forwarded request
 	bodyDone  chan error         // fast path: the request body writer's result
 	inline    []byte             // fast path: a small request body, read whole
 	gone      bool               // the client went away before its answer
+
+	// Cut off (see Cut): the client went away, or the target's drain
+	// deadline passed. conn is the fast path's backend connection while an
+	// attempt uses it.
+	aborted atomic.Bool
+	conn    atomic.Pointer[backendConn]
+}
+
+// Cut stops the exchange's work on its backend: the request's context is
+// cancelled (ReverseProxy path), blocked I/O on the backend connection is
+// interrupted (fast path). It is called when the client's context ends and
+// when the target's drain deadline passes (upstream.Cutter); it may run on
+// any goroutine. The connection handed over (use) sees it either way: use
+// stores the connection before it checks aborted, Cut sets aborted before
+// it loads the connection.
+func (x *exchange) Cut() {
+	x.aborted.Store(true)
+	if c := x.conn.Load(); c != nil {
+		c.SetDeadline(longAgo)
+	}
+	if x.cancel != nil {
+		x.cancel()
+	}
+}
+
+// use makes c the connection Cut interrupts (nil: none).
+func (x *exchange) use(c *backendConn) {
+	x.conn.Store(c)
+	if c != nil && x.aborted.Load() {
+		c.SetDeadline(longAgo)
+	}
+}
+
+// cutShort reports whether the exchange was cut off or its client is gone:
+// a failure then is not the backend's fault and is not retried.
+func (x *exchange) cutShort() bool {
+	return x.aborted.Load() || x.clientCtx.Err() != nil
+}
+
+// idValue returns the request id as a header's values, without allocating.
+func (x *exchange) idValue() []string {
+	x.idv[0] = x.id
+	return x.idv[:]
 }
 
 // next picks the target of the next attempt and records it, or returns nil
@@ -98,23 +140,20 @@ func (x *exchange) failed(t *upstream.Target, now time.Time, err error, replayab
 func (x *exchange) beginAttempt(t *upstream.Target) {
 	t.Host.Begin()
 	t.Endpoint.Begin()
-	x.stopDrain = context.AfterFunc(t.Endpoint.Context(), x.cancel)
+	t.Endpoint.Track(x)
 }
 
 // endAttempt undoes beginAttempt once the attempt is over.
 func (x *exchange) endAttempt(t *upstream.Target) {
 	t.Host.End()
 	t.Endpoint.End()
-	if x.stopDrain != nil {
-		x.stopDrain()
-		x.stopDrain = nil
-	}
+	t.Endpoint.Untrack(x)
 }
 
-// cutByDrain reports whether the forwarded request was cancelled by the
+// cutByDrain reports whether the forwarded request was cut off by the
 // target's drain deadline rather than by the client.
 func (x *exchange) cutByDrain() bool {
-	return x.target != nil && x.target.Endpoint.Context().Err() != nil && x.clientCtx.Err() == nil
+	return x.target != nil && x.target.Endpoint.CutOff() && x.clientCtx.Err() == nil
 }
 
 type exchangeKey struct{}

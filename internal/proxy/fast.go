@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/upstream"
@@ -43,7 +43,7 @@ const bodyGrace = 50 * time.Millisecond
 var longAgo = time.Unix(1, 0)
 
 // forward serves r on the fast path.
-func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
+func (p *Proxy) forward(x *exchange, r *http.Request) {
 	switch {
 	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
 	case r.ContentLength > 0 && r.ContentLength <= inlineBody:
@@ -74,7 +74,7 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
 			p.fail(x, x.lastErr())
 			return
 		}
-		resp, c, err := p.attempt(ctx, x, r, tgt, target)
+		resp, c, err := p.attempt(x, r, tgt, target)
 		x.upstreamDur = p.now().Sub(now)
 		if err == nil {
 			tgt.Host.Success()
@@ -82,7 +82,7 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
 			p.stream(x, resp, c, tgt)
 			return
 		}
-		if !x.failed(tgt, now, err, replayable, ctx.Err() != nil, p.backendDown) {
+		if !x.failed(tgt, now, err, replayable, x.cutShort(), p.backendDown) {
 			p.fail(x, err)
 			return
 		}
@@ -92,25 +92,24 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *http.Request) {
 // attempt sends the request to tgt and reads the response head. A kept-alive
 // connection found closed before anything was sent is replaced by a fresh
 // one, once.
-func (p *Proxy) attempt(ctx context.Context, x *exchange, r *http.Request, tgt *upstream.Target, target string) (*http.Response, *backendConn, error) {
+func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string) (*http.Response, *backendConn, error) {
 	for retry := 0; ; retry++ {
-		c, err := p.pool.get(ctx, tgt.Addr)
+		c, err := p.pool.get(x.clientCtx, tgt.Addr)
 		if err != nil {
 			return nil, nil, err
 		}
-		stop := context.AfterFunc(ctx, func() { c.SetDeadline(longAgo) })
+		x.use(c)
 		resp, err := p.send(c, x, r, target)
 		if err == nil {
-			x.stopConn = stop
 			return resp, c, nil
 		}
-		stop()
+		x.use(nil)
 		c.Close()
 		if errors.Is(err, errStale) && retry == 0 && !x.body.sent() {
 			continue
 		}
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		if x.cutShort() {
+			err = fmt.Errorf("%w (%v)", context.Canceled, err)
 		}
 		return nil, nil, err
 	}
@@ -197,7 +196,7 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 		}
 	}
 	h := responseHead(x.rw.ResponseWriter, resp.Header)
-	h.Set("X-Request-Id", x.id)
+	h["X-Request-Id"] = x.idValue()
 	decorate(h, x.svc, x.https)
 	if early {
 		h.Set("Connection", "close")
@@ -225,10 +224,10 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 		x.waitBody(c, true)
 	}
 	resp.Body.Close()
-	if !x.stopConn() { // the deadline was pulled: the connection is spoilt
+	x.use(nil)
+	if x.aborted.Load() { // Cut may have pulled its deadline: it is spoilt
 		clean = false
 	}
-	x.stopConn = nil
 	x.endAttempt(tgt)
 	if clean {
 		c.reused = false
@@ -294,11 +293,14 @@ func copyBody(w *recorder, src io.Reader, buf []byte, flush bool) (int64, error)
 	}
 }
 
+// eventStream reports whether the response is a server-sent event stream
+// (media type text/event-stream, parameters aside), which must be flushed
+// as it comes.
 func eventStream(h http.Header) bool {
 	ct := h.Get("Content-Type")
-	if ct == "" {
+	if len(ct) < len("text/event-stream") {
 		return false
 	}
-	mt, _, _ := mime.ParseMediaType(ct)
-	return mt == "text/event-stream"
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }

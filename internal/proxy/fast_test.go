@@ -222,3 +222,18 @@ func TestBackendDiesRepeatedly(t *testing.T) {
 		alive.Close()
 	}
 }
+
+func TestEventStreamMediaType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"text/event-stream":                true,
+		"Text/Event-Stream; charset=utf-8": true,
+		" text/event-stream ;x=1":          true,
+		"text/event-streams":               false,
+		"text/plain":                       false,
+		"":                                 false,
+	} {
+		if got := eventStream(http.Header{"Content-Type": {ct}}); got != want {
+			t.Errorf("eventStream(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}

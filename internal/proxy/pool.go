@@ -19,6 +19,10 @@ type backendConn struct {
 	bw     *bufio.Writer
 	reused bool      // it served a request before this one
 	idle   time.Time // when it went back to the pool
+
+	raw    syscall.RawConn       // for alive; nil: not a socket
+	peek   func(fd uintptr) bool // alive's probe, made once
+	peekOK bool                  // its result
 }
 
 // pool keeps idle backend connections per address. Get and put take a
@@ -76,7 +80,7 @@ func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
 		l.conns[n-1] = nil
 		l.conns = l.conns[:n-1]
 		l.mu.Unlock()
-		if now.Sub(c.idle) < p.idleTimeout && alive(c.Conn) {
+		if now.Sub(c.idle) < p.idleTimeout && c.alive() {
 			c.reused = true
 			return c, nil
 		}
@@ -86,7 +90,22 @@ func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
 	if err != nil {
 		return nil, &dialError{err: err}
 	}
-	return &backendConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}, nil
+	c := &backendConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.peek = func(fd uintptr) bool {
+				var b [1]byte
+				_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+				// EAGAIN: nothing to read, the connection is open and
+				// quiet. Data (unasked-for) or end of file (closed) make it
+				// unusable.
+				c.peekOK = errors.Is(err, syscall.EAGAIN)
+				return true // never wait
+			}
+		}
+	}
+	return c, nil
 }
 
 // put returns a connection whose exchange ended cleanly; beyond maxIdle it
@@ -125,23 +144,11 @@ func (p *pool) closeIdle() {
 
 // alive reports whether an idle connection is still open: the backend has
 // neither closed it nor sent anything unasked (one non-blocking peek).
-func alive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+func (c *backendConn) alive() bool {
+	if c.raw == nil {
 		return true
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	ok = false
-	err = raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// EAGAIN: nothing to read, the connection is open and quiet. Data
-		// (unasked-for) or end of file (closed) make it unusable.
-		ok = errors.Is(err, syscall.EAGAIN)
-		return true // never wait
-	})
-	return err == nil && ok
+	c.peekOK = false
+	err := c.raw.Read(c.peek)
+	return err == nil && c.peekOK
 }

@@ -122,13 +122,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.redirectHTTPS(x, r)
 		return
 	}
+	if p.pool != nil && r.Header.Get("Upgrade") == "" && !x.svc.H2C {
+		// The client's context ending cuts the exchange off (as does the
+		// target's drain deadline, see beginAttempt).
+		stop := context.AfterFunc(r.Context(), x.Cut)
+		defer stop()
+		p.forward(x, r)
+		return
+	}
+	// The forwarded request's context is the client's, and Cut cancels it.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	x.cancel = cancel
-	if p.pool != nil && r.Header.Get("Upgrade") == "" && !x.svc.H2C {
-		p.forward(ctx, x, r)
-		return
-	}
 	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(ctx, x)))
 }
 

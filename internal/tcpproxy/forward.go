@@ -15,7 +15,6 @@
 package tcpproxy
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -91,8 +90,8 @@ func (f *Forwarder) Serve(client net.Conn, prefix []byte, svc *route.Service, en
 		t.Endpoint.End()
 		f.track(s, false)
 	}()
-	stop := context.AfterFunc(t.Endpoint.Context(), s.cut) // the instance's drain deadline passed
-	defer stop()
+	t.Endpoint.Track(s) // the instance's drain deadline cuts the connection
+	defer t.Endpoint.Untrack(s)
 	if err := writeHeader(backend, svc.ProxyProtocol, client.RemoteAddr(), client.LocalAddr()); err != nil {
 		f.log.Debug("tcp: could not send the PROXY header", "entrypoint", entry, "service", svc.Name, "error", err.Error())
 		return
@@ -173,7 +172,7 @@ func (f *Forwarder) Drain(deadline time.Time) int {
 			f.mu.Lock()
 			cut := len(f.sessions)
 			for s := range f.sessions {
-				s.cut()
+				s.Cut()
 			}
 			f.mu.Unlock()
 			return cut
@@ -189,8 +188,8 @@ type session struct {
 	cutOnce         sync.Once
 }
 
-// cut closes both sides at once.
-func (s *session) cut() {
+// Cut closes both sides at once (also the drain deadline's cut, upstream.Cutter).
+func (s *session) Cut() {
 	s.cutOnce.Do(func() {
 		s.client.Close()
 		s.backend.Close()
@@ -218,7 +217,7 @@ func (s *session) pipe(f *Forwarder) {
 				since, _ = sinceData(s.client, s.backend)
 			}
 			if since >= s.idle {
-				s.cut()
+				s.Cut()
 				return
 			}
 			timer.Reset(s.idle - since)
@@ -251,7 +250,7 @@ func (s *session) copy(f *Forwarder, dst, src net.Conn, kernel bool) {
 		if n > 0 {
 			s.last.Store(time.Now().UnixNano())
 			if _, werr := dst.Write(buf[:n]); werr != nil {
-				s.cut()
+				s.Cut()
 				return
 			}
 		}
@@ -273,7 +272,7 @@ func (s *session) end(dst net.Conn, err error) {
 			return
 		}
 	}
-	s.cut()
+	s.Cut()
 }
 
 // clientIP is the host part of a connection's remote address, the key of
