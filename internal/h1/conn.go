@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/webrouter/webrouter/internal/deadline"
 )
 
 // watchAfter is how long a request runs before the connection is watched
@@ -89,6 +92,7 @@ type conn struct {
 	remote string
 	tls    *tls.ConnectionState // nil: plain HTTP
 	lr     limitedReader
+	rd     deadline.Read // the connection's read deadline
 	br     *bufio.Reader
 	bw     *bufio.Writer // writes to out
 	out    gather
@@ -145,27 +149,31 @@ func (c *conn) serve() {
 
 // readRequest waits (up to IdleTimeout) for the next request and reads its
 // head (within ReadHeaderTimeout and MaxHeaderBytes).
+//
+// The deadlines are renewed lazily (package deadline) and not removed once
+// the head is read: nothing reads from the connection while the handler
+// runs, except the request body's reads, the watch and a hijacker, and
+// each of those removes the deadline first (handle, watch, Hijack).
 func (c *conn) readRequest() (*http.Request, error) {
 	if c.br.Buffered() == 0 {
 		if d := c.s.IdleTimeout; d > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(d))
+			c.rd.Renew(time.Now(), d)
+		} else {
+			c.rd.Clear()
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
 		}
 	}
 	c.s.setState(c.nc, http.StateActive)
-	if d := c.s.ReadHeaderTimeout; d > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(d))
-	} else if c.s.IdleTimeout > 0 {
-		c.nc.SetReadDeadline(time.Time{})
+	// A head that is in the buffer whole is read without waiting: the
+	// header timeout matters only for one still arriving.
+	if d := c.s.ReadHeaderTimeout; d > 0 && !headBuffered(c.br) {
+		c.rd.Renew(time.Now(), d)
 	}
 	c.lr.remain = c.s.maxHeaderBytes() + int64(defaultBufSize) - int64(c.br.Buffered())
 	req, err := http.ReadRequest(c.br)
 	c.lr.remain = unlimited
-	if c.s.ReadHeaderTimeout > 0 {
-		c.nc.SetReadDeadline(time.Time{})
-	}
 	if err != nil {
 		switch {
 		case errors.Is(err, errHeadTooLarge):
@@ -206,6 +214,15 @@ func (c *conn) readRequest() (*http.Request, error) {
 	return req.WithContext(c.ctx), nil
 }
 
+// headBuffered reports whether br holds a whole request head (up to its
+// empty line).
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, crlfEnd) || bytes.Contains(b, lfEnd)
+}
+
+var crlfEnd, lfEnd = []byte("\n\r\n"), []byte("\n\n")
+
 // errQuiet ends a connection without an answer: the client left, or idled
 // or stalled past a timeout.
 var errQuiet = errors.New("connection ends")
@@ -226,6 +243,7 @@ func (c *conn) reject(err error) {
 		return
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.rd.Forget()
 	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		se.code, http.StatusText(se.code), len(se.text), se.text)
 	c.bw.Flush()
@@ -255,6 +273,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 		}
 		w.body = b
 		req.Body = b
+		c.rd.Clear() // the body is read without a deadline
 	}
 	if req.ProtoAtLeast(1, 1) {
 		w.closeAfter = req.Close
@@ -319,6 +338,9 @@ func (c *conn) watch() {
 	c.watching = true
 	done := make(chan struct{})
 	c.watchDone = done
+	// The idle or header deadline may still be set. Removed under the lock,
+	// so that disarm's interruption comes after.
+	c.rd.Clear()
 	c.mu.Unlock()
 	defer close(done)
 	if _, err := c.br.Peek(1); err != nil {
@@ -351,9 +373,9 @@ func (c *conn) disarm() {
 	c.mu.Unlock()
 	c.timer.Stop()
 	if watching {
-		c.nc.SetReadDeadline(longAgo)
+		c.rd.Set(longAgo)
 		<-done
-		c.nc.SetReadDeadline(time.Time{})
+		c.rd.Set(time.Time{})
 	}
 }
 

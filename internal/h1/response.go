@@ -298,13 +298,14 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	c.disarm()
+	c.rd.Clear() // the idle or header deadline may still be set
 	c.hijacked = true
 	c.s.setState(c.nc, http.StateHijacked)
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 
 // SetReadDeadline sets the connection's read deadline (request body reads).
-func (w *response) SetReadDeadline(t time.Time) error { return w.c.nc.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error { return w.c.rd.Set(t) }
 
 // SetWriteDeadline sets the connection's write deadline.
 func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }

@@ -9,7 +9,8 @@
 //   - Requests are parsed by http.ReadRequest (same validation), heads are
 //     limited to MaxHeaderBytes (431 beyond), a head must arrive within
 //     ReadHeaderTimeout, an idle keep-alive connection is closed after
-//     IdleTimeout. A missing, repeated or invalid Host on HTTP/1.1, a
+//     IdleTimeout (both up to a tenth early, at most a second: see package
+//     deadline). A missing, repeated or invalid Host on HTTP/1.1, a
 //     version other than 1.x, or an Expect other than 100-continue is
 //     answered 400, 505 or 417 and the connection closed.
 //   - The response is framed by its Content-Length header when the handler
@@ -142,6 +143,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	}
 	c.ctx, c.cancel = context.WithCancel(parent)
 	c.lr = limitedReader{c: nc, remain: unlimited}
+	c.rd.Init(nc)
 	if v := s.readers.Get(); v != nil {
 		c.br = v.(*bufio.Reader)
 		c.br.Reset(&c.lr)

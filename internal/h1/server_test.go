@@ -446,3 +446,82 @@ func TestAdoptHeader(t *testing.T) {
 		t.Fatalf("a header set before must not be replaced:\n%s", second)
 	}
 }
+
+// The idle and header deadlines are renewed lazily and left set while a
+// handler runs; they must still cut a stalled head and an idle connection,
+// and must not cut a slow handler, a slow upload or the client watch.
+func TestTimeoutsOnABusyConnection(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		if r.URL.Path == "/slow" {
+			time.Sleep(3 * timeout) // beyond both timeouts, watched meanwhile
+		}
+		fmt.Fprintf(w, "%s %d %v", r.URL.Path, len(b), r.Context().Err())
+	}), func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = timeout, timeout })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	get := func(req, want string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", req, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != want {
+			t.Fatalf("%s: got %q, want %q", req, b, want)
+		}
+	}
+	for i := 0; i < 20; i++ { // busy: the deadlines are not set again
+		io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+		get("fast", "/fast 0 <nil>")
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	get("slow", "/slow 0 <nil>")
+	// An upload slower than both timeouts.
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+	for _, b := range "abcd" {
+		time.Sleep(timeout)
+		io.WriteString(c, string(b))
+	}
+	get("upload", "/up 4 <nil>")
+	// A head that stalls halfway is cut after the header timeout (with a
+	// 400 for the part line, as net/http does).
+	io.WriteString(c, "GET /stall HTTP/1.1\r\nHo")
+	begin := time.Now()
+	if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 && !strings.HasPrefix(string(rest), "HTTP/1.1 400 ") {
+		t.Fatalf("stalled head: read %q, %v; want a 400 or nothing, then EOF", rest, err)
+	}
+	if d := time.Since(begin); d < timeout/2 || d > 5*timeout {
+		t.Fatalf("stalled head cut after %v, want about %v", d, timeout)
+	}
+
+	// And an idle connection after busy use is closed after the idle timeout.
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	br = bufio.NewReader(c2)
+	for i := 0; i < 20; i++ {
+		io.WriteString(c2, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+		get("fast", "/fast 0 <nil>")
+	}
+	begin = time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle: read %v, want EOF", err)
+	}
+	if d := time.Since(begin); d < timeout/2 || d > 5*timeout {
+		t.Fatalf("idle connection closed after %v, want about %v", d, timeout)
+	}
+}

@@ -147,7 +147,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		}()
 	}
 	if p.responseTimeout > 0 {
-		c.SetReadDeadline(time.Now().Add(p.responseTimeout))
+		c.rd.Renew(time.Now(), p.responseTimeout)
 	}
 	for {
 		resp, err := http.ReadResponse(c.br, r)
@@ -165,7 +165,13 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		case resp.StatusCode < 200:
 			continue // interim answers (103 Early Hints) are not passed on
 		}
-		c.SetReadDeadline(time.Time{})
+		// The deadline bounds the wait for the head, not the body, which
+		// may take its time. A body that is already buffered whole needs no
+		// more reads: the deadline stays, to be renewed (cheaply) by the
+		// connection's next request.
+		if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength {
+			c.rd.Clear()
+		}
 		return resp, nil
 	}
 }

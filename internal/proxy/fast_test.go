@@ -237,3 +237,57 @@ func TestEventStreamMediaType(t *testing.T) {
 		}
 	}
 }
+
+// The response timeout bounds the wait for a head; it is renewed lazily
+// and may stay set on a kept-alive backend connection between requests. It
+// must not cut a body that takes longer, nor fail a pooled connection that
+// sat idle past it, and must still cut a head that is late.
+func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	r := newRig(t, TransportOptions{ResponseTimeout: timeout})
+	var conns atomic.Int32
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/trickle": // head at once, the body over 3 timeouts
+			w.WriteHeader(200)
+			for i := 0; i < 3; i++ {
+				w.(http.Flusher).Flush()
+				time.Sleep(timeout)
+				io.WriteString(w, "x")
+			}
+		case "/late":
+			time.Sleep(3 * timeout)
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	be.Start()
+	t.Cleanup(be.Close)
+	r.service("svc", catalog.ServiceSpec{Mountpoints: []string{"svc.test"}})
+	r.instance("svc", "a", hostOf(be), 10)
+	get := func(path string, status int, body string) {
+		t.Helper()
+		resp := r.do("GET", "svc.test", path, nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != status || body != "" && string(b) != body {
+			t.Fatalf("GET %s: %d %q, want %d %q", path, resp.StatusCode, b, status, body)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		get("/", 200, "ok")
+	}
+	get("/trickle", 200, "xxx")
+	get("/", 200, "ok")     // its deadline stays set: the body came with the head
+	time.Sleep(2 * timeout) // idle in the pool past that deadline
+	get("/", 200, "ok")
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d backend connections, want 1 kept alive throughout", n)
+	}
+	get("/late", 504, "")
+}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/deadline"
 )
 
 // backendConn is one kept-alive HTTP/1.1 connection to a backend address,
@@ -17,8 +19,9 @@ type backendConn struct {
 	addr   string
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	reused bool      // it served a request before this one
-	idle   time.Time // when it went back to the pool
+	reused bool          // it served a request before this one
+	idle   time.Time     // when it went back to the pool
+	rd     deadline.Read // the response timeout (see send)
 
 	raw    syscall.RawConn       // for alive; nil: not a socket
 	peek   func(fd uintptr) bool // alive's probe, made once
@@ -80,6 +83,9 @@ func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
 		l.conns[n-1] = nil
 		l.conns = l.conns[:n-1]
 		l.mu.Unlock()
+		if c.rd.Passed(now) {
+			c.rd.Clear() // a spent response deadline would fail the probe
+		}
 		if now.Sub(c.idle) < p.idleTimeout && c.alive() {
 			c.reused = true
 			return c, nil
@@ -91,6 +97,7 @@ func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
 		return nil, &dialError{err: err}
 	}
 	c := &backendConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
+	c.rd.Init(nc)
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
