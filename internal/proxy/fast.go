@@ -94,12 +94,13 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 // one, once.
 func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string) (*http.Response, *backendConn, error) {
 	for retry := 0; ; retry++ {
-		c, err := p.pool.get(x.clientCtx, tgt.Addr)
+		now := time.Now()
+		c, err := p.pool.get(x.clientCtx, tgt.Addr, now)
 		if err != nil {
 			return nil, nil, err
 		}
 		x.use(c)
-		resp, err := p.send(c, x, r, target)
+		resp, err := p.send(c, x, r, target, now)
 		if err == nil {
 			return resp, c, nil
 		}
@@ -118,8 +119,9 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 // send writes the request on c and reads the response head, skipping
 // interim (1xx) responses. A request body is written by its own goroutine
 // while the head is read — a backend may answer (or echo) before it has
-// read the whole body — and x.bodyDone reports how that went.
-func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string) (*http.Response, error) {
+// read the whole body — and x.bodyDone reports how that went. now, the
+// wall clock just before, starts the response timeout.
+func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string, now time.Time) (*http.Response, error) {
 	writeHead(c.bw, x, r, target)
 	c.bw.Write(x.inline)
 	if x.body == nil || c.reused {
@@ -147,7 +149,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		}()
 	}
 	if p.responseTimeout > 0 {
-		c.rd.Renew(time.Now(), p.responseTimeout)
+		c.rd.Renew(now, p.responseTimeout)
 	}
 	for {
 		resp, err := http.ReadResponse(c.br, r)

@@ -17,6 +17,7 @@ import (
 type backendConn struct {
 	net.Conn
 	addr   string
+	list   *idleList // its pool's list for addr
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool          // it served a request before this one
@@ -29,14 +30,14 @@ type backendConn struct {
 }
 
 // pool keeps idle backend connections per address. Get and put take a
-// mutex per address; connections found closed by the backend are dropped.
+// mutex per address (the lists are found without a lock); connections
+// found closed by the backend are dropped.
 type pool struct {
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
 	bufSize     int
-	mu          sync.Mutex
-	byAddr      map[string]*idleList
+	byAddr      sync.Map // address → *idleList
 }
 
 type idleList struct {
@@ -45,7 +46,7 @@ type idleList struct {
 }
 
 func newPool(o TransportOptions) *pool {
-	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout, bufSize: 32 << 10, byAddr: map[string]*idleList{}}
+	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout, bufSize: 32 << 10}
 	p.dialer = net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if p.idleTimeout == 0 {
 		p.idleTimeout = 90 * time.Second
@@ -57,21 +58,18 @@ func newPool(o TransportOptions) *pool {
 }
 
 func (p *pool) list(addr string) *idleList {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l := p.byAddr[addr]
-	if l == nil {
-		l = &idleList{}
-		p.byAddr[addr] = l
+	if l, ok := p.byAddr.Load(addr); ok {
+		return l.(*idleList)
 	}
-	return l
+	l, _ := p.byAddr.LoadOrStore(addr, &idleList{})
+	return l.(*idleList)
 }
 
-// get returns a live idle connection to addr, or dials a new one. A dial
-// failure is a *dialError: nothing reached the backend.
-func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
+// get returns a live idle connection to addr, or dials a new one; now is
+// the time (the wall clock, not a test's). A dial failure is a *dialError:
+// nothing reached the backend.
+func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendConn, error) {
 	l := p.list(addr)
-	now := time.Now()
 	for {
 		l.mu.Lock()
 		n := len(l.conns)
@@ -96,7 +94,7 @@ func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
 	if err != nil {
 		return nil, &dialError{err: err}
 	}
-	c := &backendConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
+	c := &backendConn{Conn: nc, addr: addr, list: l, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
 	c.rd.Init(nc)
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -119,7 +117,7 @@ func (p *pool) get(ctx context.Context, addr string) (*backendConn, error) {
 // is closed.
 func (p *pool) put(c *backendConn) {
 	c.idle = time.Now()
-	l := p.list(c.addr)
+	l := c.list
 	l.mu.Lock()
 	if len(l.conns) < p.maxIdle {
 		l.conns = append(l.conns, c)
@@ -133,20 +131,16 @@ func (p *pool) put(c *backendConn) {
 
 // closeIdle closes every idle connection.
 func (p *pool) closeIdle() {
-	p.mu.Lock()
-	lists := make([]*idleList, 0, len(p.byAddr))
-	for _, l := range p.byAddr {
-		lists = append(lists, l)
-	}
-	p.mu.Unlock()
-	for _, l := range lists {
+	p.byAddr.Range(func(_, v any) bool {
+		l := v.(*idleList)
 		l.mu.Lock()
 		for _, c := range l.conns {
 			c.Close()
 		}
 		l.conns = nil
 		l.mu.Unlock()
-	}
+		return true
+	})
 }
 
 // alive reports whether an idle connection is still open: the backend has

@@ -119,6 +119,8 @@ func (e *entrypoint) track(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateClosed, http.StateHijacked:
 		delete(e.conns, c)
+	case http.StateActive:
+		e.conns[c] = connState{state: s} // since matters only to idle ones (closeIdle)
 	default:
 		e.conns[c] = connState{state: s, since: time.Now()}
 	}
