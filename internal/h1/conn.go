@@ -109,6 +109,37 @@ type conn struct {
 	watching  bool          // a watcher is reading ahead
 	watchDone chan struct{} // closed when it stops
 	gone      atomic.Bool   // the client closed its side
+
+	// What to cut off when the connection's context ends (see CutOnGone).
+	cutMu   sync.Mutex
+	cutter  interface{ Cut() }
+	cutDone bool // the context ended: what is set from now on is cut at once
+}
+
+// cutNow cuts off the current request's cutter, and any set later. It runs
+// once, when the connection's context ends.
+func (c *conn) cutNow() {
+	c.cutMu.Lock()
+	cur := c.cutter
+	c.cutter, c.cutDone = nil, true
+	c.cutMu.Unlock()
+	if cur != nil {
+		cur.Cut()
+	}
+}
+
+// setCutter makes x what cutNow cuts off (nil: nothing); if the context
+// has already ended, x is cut at once.
+func (c *conn) setCutter(x interface{ Cut() }) {
+	c.cutMu.Lock()
+	done := c.cutDone
+	if !done {
+		c.cutter = x
+	}
+	c.cutMu.Unlock()
+	if done && x != nil {
+		x.Cut()
+	}
 }
 
 func (c *conn) close() {
@@ -288,6 +319,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	c.arm(w.body, req.Header["Upgrade"] == nil)
 	defer func() {
 		if v := recover(); v != nil {
+			c.setCutter(nil)
 			c.disarm()
 			if v != http.ErrAbortHandler {
 				c.s.log().Error("panic serving a request", "client", c.remote, "url", req.RequestURI, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -296,6 +328,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 		}
 	}()
 	c.s.Handler.ServeHTTP(w, req)
+	c.setCutter(nil)
 	c.disarm()
 	if c.hijacked {
 		return false

@@ -304,6 +304,12 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 
+// CutOnGone makes x's Cut run when the request's context ends (the client
+// is seen gone, the connection is cut off or closed) while this request is
+// served; it is cleared when the handler returns (nil clears it before).
+// If the context has ended already, Cut runs at once.
+func (w *response) CutOnGone(x interface{ Cut() }) { w.c.setCutter(x) }
+
 // SetReadDeadline sets the connection's read deadline (request body reads).
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rd.Set(t) }
 

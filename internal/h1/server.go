@@ -30,6 +30,9 @@
 //     whose body has been read. That watch starts only for requests that
 //     take longer than watchAfter, so the common fast exchange pays nothing
 //     for it.
+//   - A handler may name one thing to cut off when that context ends
+//     (CutOnGone on its ResponseWriter): the same as a context.AfterFunc on
+//     the request's context, without a registration per request.
 //   - A panic in the handler closes the connection; http.ErrAbortHandler
 //     does so silently, other values are logged.
 package h1
@@ -142,6 +145,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		parent = context.Background()
 	}
 	c.ctx, c.cancel = context.WithCancel(parent)
+	context.AfterFunc(c.ctx, c.cutNow) // one registration per connection, not per request
 	c.lr = limitedReader{c: nc, remain: unlimited}
 	c.rd.Init(nc)
 	if v := s.readers.Get(); v != nil {

@@ -525,3 +525,69 @@ func TestTimeoutsOnABusyConnection(t *testing.T) {
 		t.Fatalf("idle connection closed after %v, want about %v", d, timeout)
 	}
 }
+
+type cutCount struct{ n atomic.Int32 }
+
+func (c *cutCount) Cut() { c.n.Add(1) }
+
+// CutOnGone cuts off what a handler names when the client is seen gone,
+// as a context.AfterFunc on the request's context would, and only while
+// that handler runs.
+func TestCutOnGone(t *testing.T) {
+	var gone, done cutCount
+	finished := make(chan struct{})
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/done" {
+			w.(*response).CutOnGone(&done) // cleared when this returns
+			return
+		}
+		defer close(finished)
+		w.(*response).CutOnGone(&gone)
+		<-r.Context().Done()
+		for i := 0; i < 100 && gone.n.Load() == 0; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /done HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	c.Close() // the watch sees the client go
+	select {
+	case <-finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler was not released")
+	}
+	if n := gone.n.Load(); n != 1 {
+		t.Fatalf("the waiting request's cutter ran %d times, want 1", n)
+	}
+	if n := done.n.Load(); n != 0 {
+		t.Fatalf("a finished request's cutter ran %d times, want 0", n)
+	}
+
+	// Set after the context ended: cut at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var late cutCount
+	addr, _ = start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		for i := 0; i < 100; i++ { // the connection's own AfterFunc runs on its goroutine
+			w.(*response).CutOnGone(&late)
+			if late.n.Load() > 0 {
+				return
+			}
+			w.(*response).CutOnGone(nil)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}), func(s *Server) { s.BaseContext = ctx })
+	raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if n := late.n.Load(); n != 1 {
+		t.Fatalf("a cutter set after the context ended ran %d times, want 1", n)
+	}
+}

@@ -124,9 +124,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.pool != nil && r.Header.Get("Upgrade") == "" && !x.svc.H2C {
 		// The client's context ending cuts the exchange off (as does the
-		// target's drain deadline, see beginAttempt).
-		stop := context.AfterFunc(r.Context(), x.Cut)
-		defer stop()
+		// target's drain deadline, see beginAttempt); h1 does it without a
+		// context registration per request.
+		if g, ok := w.(cutOnGone); ok {
+			g.CutOnGone(x) // until ServeHTTP returns
+		} else {
+			stop := context.AfterFunc(r.Context(), x.Cut)
+			defer stop()
+		}
 		p.forward(x, r)
 		return
 	}
@@ -135,6 +140,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	x.cancel = cancel
 	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(ctx, x)))
+}
+
+// cutOnGone is a ResponseWriter (h1's) that cuts off what it is given when
+// the request's context ends, as context.AfterFunc would, until the
+// handler returns.
+type cutOnGone interface {
+	CutOnGone(x interface{ Cut() })
 }
 
 // CloseIdleConnections closes the fast path's idle backend connections.
