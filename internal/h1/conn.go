@@ -112,6 +112,7 @@ type conn struct {
 
 	// What to cut off when the connection's context ends (see CutOnGone).
 	cutMu   sync.Mutex
+	stopCut func() bool // unregisters cutNow from the context
 	cutter  interface{ Cut() }
 	cutDone bool // the context ended: what is set from now on is cut at once
 }
@@ -143,6 +144,7 @@ func (c *conn) setCutter(x interface{ Cut() }) {
 }
 
 func (c *conn) close() {
+	c.stopCut() // no handler of this connection runs any more: nothing to cut
 	c.cancel()
 	if c.timer != nil {
 		c.timer.Stop()

@@ -145,7 +145,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		parent = context.Background()
 	}
 	c.ctx, c.cancel = context.WithCancel(parent)
-	context.AfterFunc(c.ctx, c.cutNow) // one registration per connection, not per request
+	c.stopCut = context.AfterFunc(c.ctx, c.cutNow) // one registration per connection, not per request
 	c.lr = limitedReader{c: nc, remain: unlimited}
 	c.rd.Init(nc)
 	if v := s.readers.Get(); v != nil {
