@@ -16,8 +16,7 @@ import (
 // with its buffers.
 type backendConn struct {
 	net.Conn
-	addr   string
-	list   *idleList // its pool's list for addr
+	list   *idleList // its pool's list for its address
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool          // it served a request before this one
@@ -94,7 +93,7 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 	if err != nil {
 		return nil, &dialError{err: err}
 	}
-	c := &backendConn{Conn: nc, addr: addr, list: l, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
+	c := &backendConn{Conn: nc, list: l, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
 	c.rd.Init(nc)
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
