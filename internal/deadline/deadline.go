@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// Past is a deadline long past: setting it interrupts blocked I/O at once.
+// Read-only.
+var Past = time.Unix(1, 0)
+
 // maxSlack bounds how much earlier than asked a renewed deadline may fire.
 const maxSlack = time.Second
 

@@ -29,9 +29,6 @@ const watchAfter = 100 * time.Millisecond
 // and dropped to keep the connection; beyond it, the connection is closed.
 const maxDiscard = 256 << 10
 
-// longAgo is a deadline in the past: setting it interrupts blocked reads.
-var longAgo = time.Unix(1, 0)
-
 // unlimited is the byte budget of a limitedReader outside request heads.
 const unlimited = 1<<63 - 1
 
@@ -408,7 +405,7 @@ func (c *conn) disarm() {
 	c.mu.Unlock()
 	c.timer.Stop()
 	if watching {
-		c.rd.Set(longAgo)
+		c.rd.Set(deadline.Past)
 		<-done
 		c.rd.Set(time.Time{})
 	}

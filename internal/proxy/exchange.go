@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/balance"
+	"github.com/webrouter/webrouter/internal/deadline"
 	"github.com/webrouter/webrouter/internal/route"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
@@ -58,7 +59,7 @@ type exchange struct {
 func (x *exchange) Cut() {
 	x.aborted.Store(true)
 	if c := x.conn.Load(); c != nil {
-		c.SetDeadline(longAgo)
+		c.SetDeadline(deadline.Past)
 	}
 	if x.cancel != nil {
 		x.cancel()
@@ -69,7 +70,7 @@ func (x *exchange) Cut() {
 func (x *exchange) use(c *backendConn) {
 	x.conn.Store(c)
 	if c != nil && x.aborted.Load() {
-		c.SetDeadline(longAgo)
+		c.SetDeadline(deadline.Past)
 	}
 }
 

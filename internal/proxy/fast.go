@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/webrouter/webrouter/internal/deadline"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
 
@@ -38,9 +39,6 @@ const inlineBody = 24 << 10
 // bodyGrace is how long an answer waits for its request body's writer
 // before it is taken for an early answer (see stream).
 const bodyGrace = 50 * time.Millisecond
-
-// longAgo is a deadline in the past: setting it interrupts blocked I/O.
-var longAgo = time.Unix(1, 0)
 
 // forward serves r on the fast path.
 func (p *Proxy) forward(x *exchange, r *http.Request) {
@@ -263,9 +261,9 @@ func (x *exchange) waitBody(c *backendConn, abandonUpload bool) error {
 	select {
 	case err = <-x.bodyDone:
 	default:
-		c.SetDeadline(longAgo)
+		c.SetDeadline(deadline.Past)
 		if abandonUpload {
-			_ = http.NewResponseController(x.rw.ResponseWriter).SetReadDeadline(longAgo)
+			_ = http.NewResponseController(x.rw.ResponseWriter).SetReadDeadline(deadline.Past)
 		}
 		err = <-x.bodyDone
 		if err == nil {
