@@ -3,11 +3,9 @@ package proxy
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,8 +148,7 @@ func TestChunkedBodiesAndTrailers(t *testing.T) {
 // a backend that says "Connection: close" is not reused, and nothing fails.
 func TestBodilessAnswersAndConnectionClose(t *testing.T) {
 	r := newRig(t, TransportOptions{})
-	var conns atomic.Int32
-	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	be, conns := countingBackend(t, func(w http.ResponseWriter, req *http.Request) {
 		switch req.URL.Path {
 		case "/204":
 			w.WriteHeader(http.StatusNoContent)
@@ -168,14 +165,7 @@ func TestBodilessAnswersAndConnectionClose(t *testing.T) {
 			w.Header().Set("Content-Length", "5")
 			io.WriteString(w, "hello")
 		}
-	}))
-	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	be.Start()
-	t.Cleanup(be.Close)
+	})
 	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
 	r.instance("app", "a", hostOf(be), 10)
 	for _, tt := range []struct {
@@ -245,8 +235,7 @@ func TestEventStreamMediaType(t *testing.T) {
 func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	r := newRig(t, TransportOptions{ResponseTimeout: timeout})
-	var conns atomic.Int32
-	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	be, conns := countingBackend(t, func(w http.ResponseWriter, req *http.Request) {
 		switch req.URL.Path {
 		case "/trickle": // head at once, the body over 3 timeouts
 			w.WriteHeader(200)
@@ -260,14 +249,7 @@ func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 		default:
 			io.WriteString(w, "ok")
 		}
-	}))
-	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	be.Start()
-	t.Cleanup(be.Close)
+	})
 	r.service("svc", catalog.ServiceSpec{Mountpoints: []string{"svc.test"}})
 	r.instance("svc", "a", hostOf(be), 10)
 	get := func(path string, status int, body string) {
