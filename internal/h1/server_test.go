@@ -36,16 +36,24 @@ func start(t *testing.T, h http.Handler, tune func(*Server)) (string, *atomic.In
 	return ln.Addr().String(), &conns
 }
 
-// raw sends req on a new connection and returns everything the server
-// wrote until it closed the connection (or 2 s passed).
-func raw(t *testing.T, addr, req string) string {
+// dial connects to addr, with a deadline d from now on every read and
+// write; the connection is closed when the test ends.
+func dial(t *testing.T, addr string, d time.Duration) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c
+}
+
+// raw sends req on a new connection and returns everything the server
+// wrote until it closed the connection (or 2 s passed).
+func raw(t *testing.T, addr, req string) string {
+	t.Helper()
+	c := dial(t, addr, 2*time.Second)
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -124,12 +132,7 @@ func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
 
 func TestExpectContinue(t *testing.T) {
 	addr, _ := start(t, echo(), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c := dial(t, addr, 2*time.Second)
 	io.WriteString(c, "PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
@@ -242,12 +245,7 @@ func TestHijack(t *testing.T) {
 		brw.WriteString("echo: " + line)
 		brw.Flush()
 	}), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c := dial(t, addr, 2*time.Second)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping\n")
 	b, _ := io.ReadAll(c)
 	if !strings.HasPrefix(string(b), "HTTP/1.1 101") || !strings.HasSuffix(string(b), "echo: ping\n") {
@@ -309,12 +307,7 @@ func TestUnreadBodies(t *testing.T) {
 		t.Fatalf("small unread body:\n%s", out)
 	}
 	// A large one ends the connection after the answer.
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c := dial(t, addr, 2*time.Second)
 	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", 10<<20)
 	go c.Write(make([]byte, 1<<20))
 	br := bufio.NewReader(c)
@@ -348,12 +341,7 @@ func TestShortBodyAndPanicsCloseTheConnection(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	addr, _ := start(t, echo(), func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c := dial(t, addr, 3*time.Second)
 	begin := time.Now()
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read: %v, want EOF", err)
@@ -463,12 +451,7 @@ func TestTimeoutsOnABusyConnection(t *testing.T) {
 		}
 		fmt.Fprintf(w, "%s %d %v", r.URL.Path, len(b), r.Context().Err())
 	}), func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = timeout, timeout })
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr, 10*time.Second)
 	br := bufio.NewReader(c)
 	get := func(req, want string) {
 		t.Helper()
@@ -506,12 +489,7 @@ func TestTimeoutsOnABusyConnection(t *testing.T) {
 	}
 
 	// And an idle connection after busy use is closed after the idle timeout.
-	c2, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	c2 := dial(t, addr, 10*time.Second)
 	br = bufio.NewReader(c2)
 	for i := 0; i < 20; i++ {
 		io.WriteString(c2, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
