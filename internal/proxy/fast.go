@@ -90,7 +90,7 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 // attempt sends the request to tgt and reads the response head. A kept-alive
 // connection found closed before anything was sent is replaced by a fresh
 // one, once.
-func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string) (*http.Response, *backendConn, error) {
+func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string) (*backendResponse, *backendConn, error) {
 	for retry := 0; ; retry++ {
 		now := time.Now()
 		c, err := p.pool.get(x.clientCtx, tgt.Addr, now)
@@ -119,7 +119,7 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 // while the head is read — a backend may answer (or echo) before it has
 // read the whole body — and x.bodyDone reports how that went. now, the
 // wall clock just before, starts the response timeout.
-func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string, now time.Time) (*http.Response, error) {
+func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string, now time.Time) (*backendResponse, error) {
 	writeHead(c.bw, x, r, target)
 	c.bw.Write(x.inline)
 	if x.body == nil || c.reused {
@@ -149,8 +149,9 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 	if p.responseTimeout > 0 {
 		c.rd.Renew(now, p.responseTimeout)
 	}
+	resp := &c.resp
 	for {
-		resp, err := http.ReadResponse(c.br, r)
+		err := readResponse(c.br, r.Method, resp)
 		if err != nil {
 			if berr := x.waitBody(c, false); berr != nil && !isTimeout(err) {
 				err = fmt.Errorf("send request body: %w", berr)
@@ -179,7 +180,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 // stream passes the response on and returns c to the pool when the
 // exchange ended cleanly. An error after the head was sent aborts the
 // client connection, so the client sees a truncated answer, not a short one.
-func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *upstream.Target) {
+func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *upstream.Target) {
 	// Normally the request body went out before the answer came and its
 	// writer is reporting so. A writer still busy after a moment means the
 	// backend answers before taking it all (an early 413, or a stream): the
@@ -229,7 +230,6 @@ func (p *Proxy) stream(x *exchange, resp *http.Response, c *backendConn, tgt *up
 	if early {
 		x.waitBody(c, true)
 	}
-	resp.Body.Close()
 	x.use(nil)
 	if x.aborted.Load() { // Cut may have pulled its deadline: it is spoilt
 		clean = false

@@ -19,9 +19,10 @@ type backendConn struct {
 	list   *idleList // its pool's list for its address
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	reused bool          // it served a request before this one
-	idle   time.Time     // when it went back to the pool
-	rd     deadline.Read // the response timeout (see send)
+	reused bool            // it served a request before this one
+	idle   time.Time       // when it went back to the pool
+	rd     deadline.Read   // the response timeout (see send)
+	resp   backendResponse // the response being read
 
 	raw    syscall.RawConn       // for alive; nil: not a socket
 	peek   func(fd uintptr) bool // alive's probe, made once
