@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -272,4 +274,65 @@ func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 		t.Errorf("%d backend connections, want 1 kept alive throughout", n)
 	}
 	get("/late", 504, "")
+}
+
+// TestRawBackendAnswers sends answers that net/http's server would never
+// write, from a raw socket: the malformed ones become a 502 and spoil
+// nothing for the next request; an HTTP/1.0 answer that ends with its
+// connection passes whole.
+func TestRawBackendAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	answers := map[string]string{
+		"/fold":   "HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+		"/big":    "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 40<<10) + "\r\nContent-Length: 2\r\n\r\nok",
+		"/space":  "HTTP/1.1 200 OK\r\nBad Name: v\r\nContent-Length: 2\r\n\r\nok",
+		"/te":     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		"/http10": "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+		"/ok":     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					a := answers[req.URL.Path]
+					if _, err := io.WriteString(c, a); err != nil || !strings.HasSuffix(a, "ok") {
+						return // the others end with their connection
+					}
+				}
+			}()
+		}
+	}()
+	r := newRig(t, TransportOptions{})
+	// Passive health off: each malformed answer counts as a failure.
+	r.service("raw", catalog.ServiceSpec{Mountpoints: []string{"raw.test"}, MaxFails: new(int)})
+	r.instance("raw", "a", ln.Addr().String(), 10)
+	for _, tt := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/fold", 502, ""}, {"/ok", 200, "ok"}, {"/big", 502, ""}, {"/space", 502, ""}, {"/te", 502, ""},
+		{"/http10", 200, "until the end"}, {"/ok", 200, "ok"},
+	} {
+		resp := r.do("GET", "raw.test", tt.path, nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || tt.code == 200 && string(b) != tt.body {
+			t.Errorf("%s: %d %q, want %d %q", tt.path, resp.StatusCode, b, tt.code, tt.body)
+		}
+	}
 }
