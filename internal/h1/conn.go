@@ -2,7 +2,6 @@ package h1
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/webrouter/webrouter/internal/deadline"
+	"github.com/webrouter/webrouter/internal/head"
 )
 
 // watchAfter is how long a request runs before the connection is watched
@@ -97,6 +97,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	hijacked bool
+	base     *http.Request // carries the context every request of the connection copies
 
 	// The client watch (see watch).
 	mu        sync.Mutex
@@ -198,11 +199,11 @@ func (c *conn) readRequest() (*http.Request, error) {
 	c.s.setState(c.nc, http.StateActive)
 	// A head that is in the buffer whole is read without waiting: the
 	// header timeout matters only for one still arriving.
-	if d := c.s.ReadHeaderTimeout; d > 0 && !headBuffered(c.br) {
+	if d := c.s.ReadHeaderTimeout; d > 0 && !head.Buffered(c.br) {
 		c.rd.Renew(time.Now(), d)
 	}
 	c.lr.remain = c.s.maxHeaderBytes() + int64(defaultBufSize) - int64(c.br.Buffered())
-	req, err := http.ReadRequest(c.br)
+	req, err := c.readHead()
 	c.lr.remain = unlimited
 	if err != nil {
 		switch {
@@ -229,29 +230,10 @@ func (c *conn) readRequest() (*http.Request, error) {
 	case !httpguts.ValidHostHeader(req.Host):
 		return nil, statusError{http.StatusBadRequest, "400 Bad Request: malformed Host header"}
 	}
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return nil, statusError{http.StatusBadRequest, "400 Bad Request: invalid header name"}
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, statusError{http.StatusBadRequest, "400 Bad Request: invalid header value"}
-			}
-		}
-	}
 	req.RemoteAddr = c.remote
 	req.TLS = c.tls
-	return req.WithContext(c.ctx), nil
+	return req, nil
 }
-
-// headBuffered reports whether br holds a whole request head (up to its
-// empty line).
-func headBuffered(br *bufio.Reader) bool {
-	b, _ := br.Peek(br.Buffered())
-	return bytes.Contains(b, crlfEnd) || bytes.Contains(b, lfEnd)
-}
-
-var crlfEnd, lfEnd = []byte("\n\r\n"), []byte("\n\n")
 
 // errQuiet ends a connection without an answer: the client left, or idled
 // or stalled past a timeout.

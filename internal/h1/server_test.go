@@ -205,9 +205,29 @@ func TestBadRequests(t *testing.T) {
 		{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505"},                                         // not 1.x
 		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("y", 8000) + "\r\n\r\n", "HTTP/1.1 431"}, // head too large
 		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", "HTTP/1.1 400"},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", "HTTP/1.1 400"},                        // obs-fold
+		{"GET / HTTP/1.1\r\nHost: a\r\nX : 1\r\n\r\n", "HTTP/1.1 400"},                             // space before the colon
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "HTTP/1.1 400"}, // not just chunked
 	} {
 		if out := raw(t, addr, c.req); !strings.HasPrefix(out, c.want) || !strings.Contains(out, "Connection: close") {
 			t.Errorf("%q: got\n%s\nwant %q and a close", c.req[:min(len(c.req), 40)], out, c.want)
+		}
+	}
+}
+
+// TestHeadLargerThanTheBuffer sends heads that do not fit the 4 KiB read
+// buffer (read by http.ReadRequest instead) next to ones that do, on one
+// connection: all are served, their bodies and the next request intact.
+func TestHeadLargerThanTheBuffer(t *testing.T) {
+	addr, _ := start(t, echo(), nil)
+	big := "X-Big: " + strings.Repeat("y", 10000) + "\r\n"
+	out := raw(t, addr, "POST /one?cl=1 HTTP/1.1\r\nHost: a\r\n"+big+"Content-Length: 3\r\n\r\nabc"+
+		"GET /two?cl=1 HTTP/1.1\r\nHost: a\r\n\r\n"+
+		"POST /three?cl=1 HTTP/1.1\r\nHost: a\r\n"+big+"Transfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"+
+		"GET /four?cl=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	for _, want := range []string{"/oneabc", "/two", "/threede", "/four"} {
+		if !strings.Contains(out, "\r\n\r\n"+want) {
+			t.Fatalf("no answer %q in:\n%.2000s", want, out)
 		}
 	}
 }

@@ -1,0 +1,163 @@
+package h1
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/webrouter/webrouter/internal/head"
+)
+
+// parseRequest reads a request head that fits the connection's read buffer
+// (package head) and builds its request as http.ReadRequest would: the
+// same request line, URL, Host, Close and body framing (Content-Length,
+// chunked with trailers), and the same refusals, plus those RFC 9112 asks
+// of a server that net/http leaves to h1's later checks (a field name with
+// a space, a folded field: 400 either way). Unlike http.ReadRequest it
+// does not add Cache-Control for a Pragma: no-cache, so that the client's
+// fields pass on as they came.
+//
+// A head larger than the buffer is head.ErrTooLarge with nothing consumed:
+// the caller reads it with http.ReadRequest instead.
+func (c *conn) parseRequest() (*http.Request, error) {
+	s, err := head.ReadBlock(c.br, true)
+	if err != nil {
+		return nil, err
+	}
+	line, fields := head.FirstLine(s)
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("malformed HTTP request %s", head.Quote(line))
+	}
+	if method == "" || !validMethod(method) {
+		return nil, fmt.Errorf("invalid method %s", head.Quote(method))
+	}
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		return nil, fmt.Errorf("malformed HTTP version %s", head.Quote(proto))
+	}
+	// CONNECT's target is an authority (host:port), which ParseRequestURI
+	// does not take alone.
+	justAuthority := method == http.MethodConnect && !strings.HasPrefix(target, "/")
+	rawurl := target
+	if justAuthority {
+		rawurl = "http://" + rawurl
+	}
+	u, err := url.ParseRequestURI(rawurl)
+	if err != nil {
+		return nil, err
+	}
+	if justAuthority {
+		u.Scheme = ""
+	}
+	h := make(http.Header, strings.Count(fields, "\n"))
+	if err := head.ParseFields(fields, h); err != nil {
+		return nil, err
+	}
+	if len(h["Host"]) > 1 {
+		return nil, errors.New("too many Host headers")
+	}
+
+	if c.base == nil {
+		c.base = (&http.Request{}).WithContext(c.ctx)
+	}
+	req := new(http.Request)
+	*req = *c.base // the connection's context (unexported: copied, not set)
+	req.Method, req.URL, req.RequestURI, req.Header = method, u, target, h
+	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, major, minor
+	req.Host = u.Host
+	if req.Host == "" {
+		if v := h["Host"]; len(v) > 0 {
+			req.Host = v[0]
+		}
+	}
+	delete(h, "Host") // it is req.Host now, as net/http has it
+	conn := h["Connection"]
+	switch {
+	case major < 1:
+		req.Close = true
+	case major == 1 && minor == 0:
+		req.Close = httpguts.HeaderValuesContainsToken(conn, "close") || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
+	default:
+		req.Close = httpguts.HeaderValuesContainsToken(conn, "close")
+	}
+
+	chunked, err := head.Chunked(h, major > 1 || major == 1 && minor >= 1)
+	if err != nil {
+		return nil, err
+	}
+	n, err := head.ContentLength(h)
+	if err != nil {
+		return nil, err
+	}
+	if req.Trailer, err = head.AnnouncedTrailer(h, chunked); err != nil {
+		return nil, err
+	}
+	switch {
+	case chunked:
+		delete(h, "Content-Length")
+		req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
+		b := &head.Body{}
+		b.Chunks(c.br, &req.Trailer)
+		req.Body = readCloser{b}
+	case n > 0:
+		req.ContentLength = n
+		b := &head.Body{}
+		b.Length(c.br, n)
+		req.Body = readCloser{b}
+	default:
+		req.ContentLength, req.Body = 0, http.NoBody
+	}
+	if major == 2 && minor == 0 && method == "PRI" && target == "*" {
+		// HTTP/2's connection preface, as net/http marks it; h1 refuses it.
+		req.ContentLength, req.Close = -1, true
+	}
+	return req, nil
+}
+
+// readCloser is a head.Body as a request body; closing it is the
+// connection's business (see body).
+type readCloser struct{ *head.Body }
+
+func (readCloser) Close() error { return nil }
+
+// validMethod reports whether m is a token, as net/http requires of a
+// method.
+func validMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		if !httpguts.IsTokenRune(rune(m[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// readHead reads the next request head: parseRequest, or http.ReadRequest
+// for a head larger than the read buffer.
+func (c *conn) readHead() (*http.Request, error) {
+	req, err := c.parseRequest()
+	if !errors.Is(err, head.ErrTooLarge) {
+		return req, err
+	}
+	if req, err = http.ReadRequest(c.br); err != nil {
+		return nil, err
+	}
+	// h1's own checks on what net/http reads (parseRequest makes them as
+	// it reads).
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, errors.New("invalid header name")
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, errors.New("invalid header value")
+			}
+		}
+	}
+	return req.WithContext(c.ctx), nil
+}

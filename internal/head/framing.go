@@ -1,0 +1,172 @@
+package head
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+)
+
+// ContentLength returns the length a message's Content-Length fields give
+// (-1: none). Repeated fields must agree (they are then folded into one in
+// h); a value must be a non-negative decimal number.
+func ContentLength(h http.Header) (int64, error) {
+	cls := h["Content-Length"]
+	if len(cls) == 0 {
+		return -1, nil
+	}
+	first := strings.TrimSpace(cls[0])
+	for _, v := range cls[1:] {
+		if strings.TrimSpace(v) != first {
+			return 0, fmt.Errorf("multiple differing Content-Length fields %s", Quote(strings.Join(cls, ", ")))
+		}
+	}
+	if len(cls) > 1 {
+		cls[0] = first
+		h["Content-Length"] = cls[:1:1]
+	}
+	n, err := strconv.ParseUint(first, 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("bad Content-Length %s", Quote(first))
+	}
+	return int64(n), nil
+}
+
+// Chunked removes Transfer-Encoding from h and reports whether the body is
+// chunked. In HTTP/1.0 (http11 false) the field is ignored; in HTTP/1.1 it
+// must be one field saying "chunked", as net/http and nginx require.
+func Chunked(h http.Header, http11 bool) (bool, error) {
+	te, ok := h["Transfer-Encoding"]
+	if !ok {
+		return false, nil
+	}
+	delete(h, "Transfer-Encoding")
+	if !http11 {
+		return false, nil
+	}
+	if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
+		return false, fmt.Errorf("unsupported transfer encoding %s", Quote(strings.Join(te, ", ")))
+	}
+	return true, nil
+}
+
+// AnnouncedTrailer takes the names a chunked message's Trailer field
+// announces out of h, as the keys (with nil values) of the header it
+// returns (nil: none). Without a chunked body the field stays in h. The
+// framing fields may not be announced.
+func AnnouncedTrailer(h http.Header, chunked bool) (http.Header, error) {
+	vv, ok := h["Trailer"]
+	if !ok || !chunked {
+		return nil, nil
+	}
+	delete(h, "Trailer")
+	var t http.Header
+	for _, v := range vv {
+		for _, k := range strings.Split(v, ",") {
+			if k = Trim(k); k == "" {
+				continue
+			}
+			k = http.CanonicalHeaderKey(k)
+			switch k {
+			case "Transfer-Encoding", "Trailer", "Content-Length":
+				return nil, fmt.Errorf("bad trailer key %s", Quote(k))
+			}
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[k] = nil
+		}
+	}
+	return t, nil
+}
+
+// Body reads a message body of known length or in chunked coding from a
+// bufio.Reader, and returns io.EOF at its end; a chunked body's trailer
+// fields are then set in the header Trailer points to. The zero Body is
+// empty. A Body may be reset for the next message on the same reader.
+type Body struct {
+	br      *bufio.Reader
+	n       int64     // left of a body of known length
+	cr      io.Reader // the chunked coding's reader; nil: known length
+	trailer *http.Header
+	done    bool
+}
+
+// Length makes b read a body of n bytes from br. End of stream before the
+// n-th byte is io.ErrUnexpectedEOF.
+func (b *Body) Length(br *bufio.Reader, n int64) {
+	*b = Body{br: br, n: n}
+}
+
+// Chunks makes b read a chunked body from br, its trailer fields going
+// into *trailer (merged over the announced names, created if nil).
+func (b *Body) Chunks(br *bufio.Reader, trailer *http.Header) {
+	*b = Body{br: br, cr: httputil.NewChunkedReader(br), trailer: trailer}
+}
+
+func (b *Body) Read(p []byte) (int, error) {
+	if b.cr == nil {
+		if b.n <= 0 {
+			return 0, io.EOF
+		}
+		if int64(len(p)) > b.n {
+			p = p[:b.n]
+		}
+		n, err := b.br.Read(p)
+		b.n -= int64(n)
+		if err == io.EOF && b.n > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.cr.Read(p)
+	if err == io.EOF {
+		if terr := b.readTrailer(); terr != nil {
+			return n, terr
+		}
+		b.done = true
+	}
+	return n, err
+}
+
+// readTrailer reads the trailer section after the last chunk. As in
+// net/http, the section ends in CRLF CRLF (an empty one in CRLF), and
+// must fit the reader's buffer.
+func (b *Body) readTrailer() error {
+	p, _ := b.br.Peek(2)
+	if len(p) < 2 {
+		return fmt.Errorf("reading the trailer: %w", io.ErrUnexpectedEOF)
+	}
+	if p[0] == '\r' && p[1] == '\n' {
+		_, _ = b.br.Discard(2)
+		return nil
+	}
+	s, err := ReadBlock(b.br, false)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("reading the trailer: %w", err)
+	}
+	if !strings.HasSuffix(s, "\r\n\r\n") {
+		return fmt.Errorf("trailer section not ended by CRLF CRLF %s", Quote(s))
+	}
+	t := make(http.Header)
+	if err := ParseFields(s, t); err != nil {
+		return fmt.Errorf("reading the trailer: %w", err)
+	}
+	if *b.trailer == nil {
+		*b.trailer = t
+		return nil
+	}
+	for k, vv := range t {
+		(*b.trailer)[k] = vv
+	}
+	return nil
+}

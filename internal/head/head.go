@@ -1,0 +1,158 @@
+// Package head reads the heads of HTTP/1.x messages — a start line and
+// header fields up to an empty line — from a bufio.Reader, as
+// net/textproto does, with fewer allocations: a head is found whole in the
+// reader's buffer and copied into one string, and the fields' names and
+// values are substrings of it (a name not in canonical form is the
+// exception).
+//
+// Contract: lines end in "\n", optionally preceded by "\r". A block must
+// fit the reader's buffer (ErrTooLarge otherwise; nothing is consumed, so
+// the caller may read it another way). Fields are validated as net/http
+// validates them (names are tokens, values hold no control bytes but HTAB),
+// and, stricter than net/textproto but as RFC 9112 allows, a field folded
+// over lines (obs-fold) or a name with a space before its colon is an
+// error.
+package head
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// ErrTooLarge is a block that does not fit the reader's buffer.
+var ErrTooLarge = errors.New("head too large")
+
+// ReadBlock returns the next block of lines from br up to and including
+// the first empty one, and consumes it. With withStart the block's first
+// line (a start line) does not end it even when empty; without, an empty
+// first line is the whole block. At end of stream it returns io.EOF if
+// nothing was buffered, else io.ErrUnexpectedEOF; other read errors (a
+// deadline) are returned as they are. On any error nothing is consumed.
+func ReadBlock(br *bufio.Reader, withStart bool) (string, error) {
+	scan := 0 // where the first line not known to be complete starts
+	first := withStart
+	for {
+		b, _ := br.Peek(br.Buffered())
+		for {
+			j := bytes.IndexByte(b[scan:], '\n')
+			if j < 0 {
+				break
+			}
+			empty := j == 0 || j == 1 && b[scan] == '\r'
+			scan += j + 1
+			if empty && !first {
+				s := string(b[:scan])
+				_, _ = br.Discard(scan)
+				return s, nil
+			}
+			first = false
+		}
+		if len(b) >= br.Size() {
+			return "", ErrTooLarge
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			if errors.Is(err, io.EOF) && len(b) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+	}
+}
+
+// Buffered reports whether br holds a whole block after its start line,
+// without reading.
+func Buffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, crlfEnd) || bytes.Contains(b, lfEnd)
+}
+
+var crlfEnd, lfEnd = []byte("\n\r\n"), []byte("\n\n")
+
+// FirstLine splits s after its first line, returning the line without its
+// line end.
+func FirstLine(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return trimCR(s), ""
+	}
+	return trimCR(s[:i]), s[i+1:]
+}
+
+// ParseFields adds the header fields of s, lines up to an empty one, to h.
+// Names are canonicalised (http.CanonicalHeaderKey); values are trimmed of
+// spaces and tabs at both ends. The values of a name met more than once
+// are kept in order.
+func ParseFields(s string, h http.Header) error {
+	vals := make([]string, strings.Count(s, "\n"))
+	for len(s) > 0 {
+		line, rest := FirstLine(s)
+		s = rest
+		if line == "" {
+			return nil
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return fmt.Errorf("header field folded over lines (obs-fold) %s", Quote(line))
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("malformed header field %s", Quote(line))
+		}
+		k, v = canonicalKey(k), Trim(v)
+		if vv, ok := h[k]; ok {
+			h[k] = append(vv, v)
+			continue
+		}
+		vals[0] = v
+		h[k], vals = vals[:1:1], vals[1:]
+	}
+	return nil
+}
+
+// canonicalKey is http.CanonicalHeaderKey without an allocation for a name
+// already in canonical form (k is a valid token).
+func canonicalKey(k string) string {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return http.CanonicalHeaderKey(k)
+		}
+		upper = c == '-'
+	}
+	return k
+}
+
+// Trim trims spaces and tabs at both ends, as net/textproto does.
+func Trim(s string) string {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[i:j]
+}
+
+func trimCR(line string) string {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return line[:n-1]
+	}
+	return line
+}
+
+// Quote quotes at most 80 bytes of s, for an error message.
+func Quote(s string) string {
+	if len(s) > 80 {
+		return strconv.Quote(s[:80]) + "…"
+	}
+	return strconv.Quote(s)
+}

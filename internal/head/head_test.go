@@ -1,0 +1,191 @@
+package head
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadBlock(t *testing.T) {
+	for _, tt := range []struct {
+		in, block string
+		withStart bool
+		err       error
+	}{
+		{"GET / HTTP/1.1\r\nA: 1\r\n\r\nbody", "GET / HTTP/1.1\r\nA: 1\r\n\r\n", true, nil},
+		{"GET / HTTP/1.1\nA: 1\n\nbody", "GET / HTTP/1.1\nA: 1\n\n", true, nil},
+		{"\r\n\r\nrest", "\r\n\r\n", true, nil}, // an empty start line does not end a head
+		{"\r\nrest", "\r\n", false, nil},        // an empty trailer section
+		{"X: 1\r\n\r\n", "X: 1\r\n\r\n", false, nil},
+		{"", "", true, io.EOF},
+		{"GET / HTTP/1.1\r\nA: 1\r\n", "", true, io.ErrUnexpectedEOF},
+		{"GET / HTTP/1.1\r\nA: " + strings.Repeat("a", 100) + "\r\n\r\n", "", true, ErrTooLarge},
+	} {
+		br := bufio.NewReaderSize(strings.NewReader(tt.in), 64)
+		got, err := ReadBlock(br, tt.withStart)
+		if got != tt.block || !errors.Is(err, tt.err) {
+			t.Errorf("%.30q: %q, %v; want %q, %v", tt.in, got, err, tt.block, tt.err)
+			continue
+		}
+		if err != nil && tt.in != "" {
+			// On an error nothing is consumed: another reader gets it all.
+			if rest, _ := io.ReadAll(br); string(rest) != tt.in {
+				t.Errorf("%.30q: %q left after %v, want all of it", tt.in, rest, err)
+			}
+		}
+		if err == nil {
+			rest, _ := io.ReadAll(br)
+			if got+string(rest) != tt.in {
+				t.Errorf("%.30q: block and rest %q %q do not make the input", tt.in, got, rest)
+			}
+		}
+	}
+}
+
+// TestReadBlockWaitsForTheRest feeds a head in pieces over a socket: the
+// block comes whole once its empty line arrives, and a deadline error is
+// passed on as it is.
+func TestReadBlockWaitsForTheRest(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() {
+		for _, p := range []string{"GET / HT", "TP/1.1\r\nA: 1\r", "\n", "\r\nnext"} {
+			b.Write([]byte(p))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	br := bufio.NewReaderSize(a, 64)
+	got, err := ReadBlock(br, true)
+	if err != nil || got != "GET / HTTP/1.1\r\nA: 1\r\n\r\n" {
+		t.Fatalf("%q, %v", got, err)
+	}
+	a.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err = ReadBlock(br, true)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("after the deadline: %v, want a timeout", err)
+	}
+}
+
+func TestParseFields(t *testing.T) {
+	h := http.Header{}
+	err := ParseFields("content-type: text/plain \r\nX-Dup: 1\r\nx-dup:2\r\nX-Empty:\r\nX-Tab:\tv\t\r\nX-High: caf\xc3\xa9\r\n\r\nNot: read\r\n", h)
+	want := http.Header{"Content-Type": {"text/plain"}, "X-Dup": {"1", "2"}, "X-Empty": {""}, "X-Tab": {"v"}, "X-High": {"caf\xc3\xa9"}}
+	if err != nil || !reflect.DeepEqual(h, want) {
+		t.Fatalf("%v, %v; want %v", h, err, want)
+	}
+	// Appending to one field's values must not overwrite another's.
+	h["X-Tab"] = append(h["X-Tab"], "w")
+	if h.Get("X-Empty") != "" || h.Get("X-High") != "caf\xc3\xa9" {
+		t.Fatalf("an append spilled into a neighbour: %v", h)
+	}
+	for in, msg := range map[string]string{
+		"A: 1\r\n b\r\n\r\n":     "obs-fold",
+		"\tA: 1\r\n\r\n":         "obs-fold",
+		"Bad Name: 1\r\n\r\n":    "malformed header field",
+		"Name : 1\r\n\r\n":       "malformed header field",
+		": 1\r\n\r\n":            "malformed header field",
+		"No-Colon\r\n\r\n":       "malformed header field",
+		"A: x\x00y\r\n\r\n":      "malformed header field",
+		"A: x\x7fy\r\n\r\n":      "malformed header field",
+		"A: x\ry\r\n\r\n":        "malformed header field",
+		"Caf\xc3\xa9: 1\r\n\r\n": "malformed header field",
+	} {
+		if err := ParseFields(in, http.Header{}); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error saying %q", in, err, msg)
+		}
+	}
+}
+
+func TestFraming(t *testing.T) {
+	h := http.Header{"Content-Length": {"5", " 5 "}}
+	if n, err := ContentLength(h); n != 5 || err != nil || len(h["Content-Length"]) != 1 {
+		t.Errorf("agreeing lengths: %d, %v, %v", n, err, h)
+	}
+	for _, cl := range [][]string{{"5", "6"}, {""}, {"-1"}, {"+5"}, {"0x10"}, {"99999999999999999999"}} {
+		if _, err := ContentLength(http.Header{"Content-Length": cl}); err == nil {
+			t.Errorf("Content-Length %q accepted", cl)
+		}
+	}
+	if n, err := ContentLength(http.Header{}); n != -1 || err != nil {
+		t.Errorf("no Content-Length: %d, %v", n, err)
+	}
+	for _, tt := range []struct {
+		te      []string
+		http11  bool
+		chunked bool
+		bad     bool
+	}{
+		{[]string{"chunked"}, true, true, false},
+		{[]string{"Chunked"}, true, true, false},
+		{[]string{"gzip, chunked"}, true, false, true},
+		{[]string{"chunked", "chunked"}, true, false, true},
+		{[]string{"identity"}, true, false, true},
+		{[]string{"gzip"}, false, false, false}, // HTTP/1.0: ignored
+	} {
+		h := http.Header{"Transfer-Encoding": tt.te}
+		chunked, err := Chunked(h, tt.http11)
+		if chunked != tt.chunked || (err != nil) != tt.bad || h["Transfer-Encoding"] != nil {
+			t.Errorf("%q (1.1: %v): %v, %v, left %v", tt.te, tt.http11, chunked, err, h)
+		}
+	}
+	h = http.Header{"Trailer": {"x-sum, , X-Other"}}
+	if tr, err := AnnouncedTrailer(h, true); err != nil || !reflect.DeepEqual(tr, http.Header{"X-Sum": nil, "X-Other": nil}) || h["Trailer"] != nil {
+		t.Errorf("announced: %v, %v, left %v", tr, err, h)
+	}
+	if _, err := AnnouncedTrailer(http.Header{"Trailer": {"Content-Length"}}, true); err == nil {
+		t.Error("Content-Length announced as a trailer was accepted")
+	}
+	h = http.Header{"Trailer": {"X-Sum"}}
+	if tr, _ := AnnouncedTrailer(h, false); tr != nil || h["Trailer"] == nil {
+		t.Errorf("without chunks: %v, left %v", tr, h)
+	}
+}
+
+func TestBody(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("hellonext"), 64)
+	var b Body
+	b.Length(br, 5)
+	if got, err := io.ReadAll(&b); string(got) != "hello" || err != nil {
+		t.Fatalf("length body: %q, %v", got, err)
+	}
+	if rest, _ := io.ReadAll(br); string(rest) != "next" {
+		t.Fatalf("a length body read past its end: %q left", rest)
+	}
+	b.Length(bufio.NewReader(strings.NewReader("hel")), 5)
+	if _, err := io.ReadAll(&b); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short length body: %v", err)
+	}
+
+	var tr http.Header = http.Header{"X-Sum": nil}
+	br = bufio.NewReaderSize(strings.NewReader("5\r\nhello\r\n0\r\nX-Sum: 9\r\nX-More: 1\r\n\r\nnext"), 64)
+	b.Chunks(br, &tr)
+	if got, err := io.ReadAll(&b); string(got) != "hello" || err != nil {
+		t.Fatalf("chunked body: %q, %v", got, err)
+	}
+	if !reflect.DeepEqual(tr, http.Header{"X-Sum": {"9"}, "X-More": {"1"}}) {
+		t.Fatalf("trailer: %v", tr)
+	}
+	if rest, _ := io.ReadAll(br); string(rest) != "next" {
+		t.Fatalf("a chunked body read past its end: %q left", rest)
+	}
+	for in, msg := range map[string]string{
+		"0\r\nX-Sum: 9\n\n":           "not ended by CRLF CRLF",
+		"0\r\nX-Sum: 9\r\n b\r\n\r\n": "obs-fold",
+		"0\r\n":                       "unexpected EOF",
+		"5\r\nhel":                    "unexpected EOF",
+	} {
+		var tr http.Header
+		b.Chunks(bufio.NewReader(strings.NewReader(in)), &tr)
+		if _, err := io.ReadAll(&b); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error saying %q", in, err, msg)
+		}
+	}
+}
