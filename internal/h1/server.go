@@ -6,7 +6,11 @@
 //
 // Contract, as net/http's server unless stated:
 //
-//   - Requests are parsed by http.ReadRequest (same validation), heads are
+//   - A request head that fits the 4 KiB read buffer is parsed by package
+//     head, larger ones by http.ReadRequest; either way with
+//     http.ReadRequest's validation and framing (a differential fuzz test
+//     holds the two together), plus RFC 9112's refusals of a field folded
+//     over lines or a space before a field's colon (400). Heads are
 //     limited to MaxHeaderBytes (431 beyond), a head must arrive within
 //     ReadHeaderTimeout, an idle keep-alive connection is closed after
 //     IdleTimeout (both up to a tenth early, at most a second: see package
