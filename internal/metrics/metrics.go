@@ -24,7 +24,8 @@ type Metrics struct {
 	conns          *prometheus.GaugeVec
 	generation     prometheus.Gauge
 	registryErrors *prometheus.CounterVec
-	byService      sync.Map // service name → *serviceMetrics
+	byService      sync.Map        // service name → *serviceMetrics
+	services       func() []string // see Options.Services
 }
 
 type serviceMetrics struct {
@@ -37,6 +38,11 @@ var classNames = [6]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
 // Options name the sources of gauges that are read at scrape time.
 type Options struct {
 	AccessLogDropped func() uint64 // nil: not exported
+	// Services lists the services that exist now. Before each scrape, the
+	// per-service series of any other service (deleted since) are dropped,
+	// so that they do not pile up as services come and go; those of
+	// service "" (requests no route took) stay. nil: never.
+	Services func() []string
 }
 
 // New registers every collector.
@@ -59,6 +65,7 @@ func New(o Options) *Metrics {
 		registryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webrouter_registry_errors_total", Help: "Registry entries skipped or operations failed, by kind.",
 		}, []string{"kind"}),
+		services: o.Services,
 	}
 	m.reg.MustRegister(m.requests, m.upstreamTime, m.conns, m.generation, m.registryErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -78,7 +85,30 @@ func (m *Metrics) WatchBackends(hosts *upstream.Set) {
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	if m.services == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.prune()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// prune drops the series of the services Options.Services no longer
+// lists. A request still finishing on a deleted service may bring its
+// series back; the next scrape drops them again.
+func (m *Metrics) prune() {
+	live := map[string]bool{"": true} // requests no route took
+	for _, name := range m.services() {
+		live[name] = true
+	}
+	m.byService.Range(func(k, _ any) bool {
+		if name := k.(string); !live[name] {
+			m.ForgetService(name)
+		}
+		return true
+	})
 }
 
 // ObserveRequest counts one finished request. upstream 0 means no backend

@@ -51,7 +51,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeAlog()
-	mopts := metrics.Options{}
+	var lv *live.Live
+	mopts := metrics.Options{Services: func() []string { return serviceNames(lv.Table()) }}
 	if alog != nil {
 		mopts.AccessLogDropped = alog.Dropped
 	}
@@ -71,7 +72,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	var st *streams
 	swapped := make(chan struct{}, 1)
-	lv := live.New(func(t *route.Table) {
+	lv = live.New(func(t *route.Table) {
 		m.SetGeneration(t.Gen)
 		st.tcp.Notify()
 		select {
@@ -277,4 +278,15 @@ func openAccessLog(dest, format string) (*accesslog.Logger, func(), error) {
 	}
 	l := accesslog.New(w, format, 8192)
 	return l, func() { l.Close(); closeFile() }, nil
+}
+
+// serviceNames lists the HTTP services of t.
+func serviceNames(t *route.Table) []string {
+	var names []string
+	for _, svc := range t.Services() {
+		if svc != nil {
+			names = append(names, svc.Name)
+		}
+	}
+	return names
 }
