@@ -15,37 +15,25 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/certtest"
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // tcpEcho starts a line echo server that prefixes each answer with name.
 func tcpEcho(t *testing.T, name string) (string, int) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	addr := testbed.ServeTCP(t, func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			if _, err := fmt.Fprintf(c, "%s %s\n", name, sc.Text()); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					if _, err := fmt.Fprintf(c, "%s %s\n", name, sc.Text()); err != nil {
-						return
-					}
-				}
-				// The client half-closed: say goodbye on our half.
-				fmt.Fprintf(c, "%s bye\n", name)
-			}()
 		}
-	}()
-	a := ln.Addr().(*net.TCPAddr)
-	return a.IP.String(), a.Port
+		// The client half-closed: say goodbye on our half.
+		fmt.Fprintf(c, "%s bye\n", name)
+	})
+	host, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
+	return host, port
 }
 
 func freePort(t *testing.T) int {

@@ -216,18 +216,7 @@ func startEcho() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
+	go testbed.Accept(ln, func(c net.Conn) { io.Copy(c, c) })
 	return ln.Addr().String(), func() { ln.Close() }, nil
 }
 

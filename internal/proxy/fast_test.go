@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // post sends a POST whose body cannot be replayed, so only the proxy's own
@@ -281,11 +282,6 @@ func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 // nothing for the next request; an HTTP/1.0 answer that ends with its
 // connection passes whole.
 func TestRawBackendAnswers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	answers := map[string]string{
 		"/fold":   "HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
 		"/big":    "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 40<<10) + "\r\nContent-Length: 2\r\n\r\nok",
@@ -294,32 +290,23 @@ func TestRawBackendAnswers(t *testing.T) {
 		"/http10": "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
 		"/ok":     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 	}
-	go func() {
+	addr := testbed.ServeTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					a := answers[req.URL.Path]
-					if _, err := io.WriteString(c, a); err != nil || !strings.HasSuffix(a, "ok") {
-						return // the others end with their connection
-					}
-				}
-			}()
+			a := answers[req.URL.Path]
+			if _, err := io.WriteString(c, a); err != nil || !strings.HasSuffix(a, "ok") {
+				return // the others end with their connection
+			}
 		}
-	}()
+	})
 	r := newRig(t, TransportOptions{})
 	// Passive health off: each malformed answer counts as a failure.
 	r.service("raw", catalog.ServiceSpec{Mountpoints: []string{"raw.test"}, MaxFails: new(int)})
-	r.instance("raw", "a", ln.Addr().String(), 10)
+	r.instance("raw", "a", addr, 10)
 	for _, tt := range []struct {
 		path string
 		code int

@@ -16,6 +16,7 @@ import (
 	"github.com/webrouter/webrouter/internal/catalog"
 	"github.com/webrouter/webrouter/internal/compile"
 	"github.com/webrouter/webrouter/internal/route"
+	"github.com/webrouter/webrouter/internal/testbed"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
 
@@ -71,25 +72,10 @@ func (r *rig) instance(service, id, addr string) {
 // echo starts a backend that answers "<name>:" + everything it read once
 // the client half-closes, then closes.
 func echo(t *testing.T, name string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, _ := io.ReadAll(c)
-				fmt.Fprintf(c, "%s:%s", name, b)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testbed.ServeTCP(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		fmt.Fprintf(c, "%s:%s", name, b)
+	})
 }
 
 func deadAddr(t *testing.T) string {
@@ -272,19 +258,11 @@ func TestIdleTimeoutAndDrain(t *testing.T) {
 	front, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer front.Close()
 	served := make(chan time.Duration, 2)
-	go func() {
-		for {
-			c, err := front.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				t0 := time.Now()
-				f.Serve(c, nil, svc, "test")
-				served <- time.Since(t0)
-			}()
-		}
-	}()
+	go testbed.Accept(front, func(c net.Conn) {
+		t0 := time.Now()
+		f.Serve(c, nil, svc, "test")
+		served <- time.Since(t0)
+	})
 	idle, _ := net.Dial("tcp", front.Addr().String())
 	defer idle.Close()
 	busy, _ := net.Dial("tcp", front.Addr().String())
