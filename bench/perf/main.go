@@ -46,6 +46,7 @@ type options struct {
 	quiet      float64       // cores of other load tolerated; 0 = do not wait or repeat
 	quietWait  time.Duration // longest wait for a quiet machine before a run
 	retries    int           // repeats of a noisy run
+	baseline   string        // git revision run as the proxy "baseline"; "" for none
 	log        io.Writer     // progress
 }
 
@@ -66,6 +67,7 @@ func main() {
 	flag.Float64Var(&o.quiet, "quiet", 0.25, "other processes' load (cores) tolerated before and during a run (0 = ignore)")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second, "longest wait for a quiet machine before a run")
 	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
+	flag.StringVar(&o.baseline, "baseline", "", `also run webrouter built at this git revision, as the proxy "baseline", interleaved with the others: an A/B of two commits (it must read the same registry format)`)
 	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()
@@ -82,7 +84,7 @@ func main() {
 	}
 	var err error
 	if o.cases, o.control, err = selectCases(*cases); err == nil {
-		o.proxies, err = selectProxies(*proxies)
+		o.proxies, err = selectProxies(*proxies, o.baseline != "")
 	}
 	if err == nil {
 		o.scaleSizes, err = parseInts(*sizes)
@@ -119,18 +121,29 @@ func smokeDefaults(o *options, set map[string]bool) {
 	}
 }
 
-func selectProxies(list string) ([]string, error) {
+// selectProxies parses -proxies. With a baseline, "baseline" is added
+// after webrouter unless the list names it.
+func selectProxies(list string, baseline bool) ([]string, error) {
 	var out []string
 	for _, p := range strings.Split(list, ",") {
 		p = strings.TrimSpace(p)
-		known := false
+		known := baseline && p == "baseline"
 		for _, n := range proxyNames {
 			known = known || n == p
 		}
 		if !known {
-			return nil, fmt.Errorf("unknown proxy %q; proxies are %s", p, strings.Join(proxyNames, ","))
+			return nil, fmt.Errorf("unknown proxy %q; proxies are %s (and baseline, with -baseline)", p, strings.Join(proxyNames, ","))
 		}
 		out = append(out, p)
+	}
+	if baseline && !contains(out, "baseline") {
+		at := 0
+		for i, p := range out {
+			if p == "webrouter" {
+				at = i + 1
+			}
+		}
+		out = append(out[:at], append([]string{"baseline"}, out[at:]...)...)
 	}
 	return out, nil
 }

@@ -71,13 +71,17 @@ func (h *harness) startProxy(ctx context.Context, name string, rs routeSet) (*ru
 	var r *running
 	var done <-chan struct{}
 	var output func() string
-	if name == "webrouter" {
+	if name == "webrouter" || name == "baseline" {
 		data, ok := h.wrData[rs.name]
 		if !ok {
 			return nil, fmt.Errorf("webrouter: route set %q was not loaded", rs.name)
 		}
+		launcher := h.wrLauncher
+		if name == "baseline" {
+			launcher = h.blLauncher
+		}
 		env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(h.workers))
-		wr, err := testbed.Start(h.wrLauncher, data, env, "--access-log", "off")
+		wr, err := testbed.Start(launcher, data, env, "--access-log", "off")
 		if err != nil {
 			return nil, err
 		}

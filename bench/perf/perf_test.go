@@ -4,9 +4,13 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // TestSmoke runs the whole benchmark in its smoke size — every case, one
@@ -80,5 +84,53 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestSelectProxiesWithBaseline(t *testing.T) {
+	for _, tt := range []struct {
+		list     string
+		baseline bool
+		want     string
+		bad      bool
+	}{
+		{"webrouter,nginx", true, "webrouter,baseline,nginx", false},
+		{"nginx,webrouter", true, "nginx,webrouter,baseline", false},
+		{"baseline,webrouter", true, "baseline,webrouter", false},
+		{"webrouter,nginx", false, "webrouter,nginx", false},
+		{"webrouter,baseline", false, "", true}, // baseline needs -baseline
+		{"webrouter,squid", true, "", true},
+	} {
+		got, err := selectProxies(tt.list, tt.baseline)
+		if (err != nil) != tt.bad || err == nil && strings.Join(got, ",") != tt.want {
+			t.Errorf("%q (baseline %v): %v, %v; want %q (error: %v)", tt.list, tt.baseline, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+// TestExportTree checks that -baseline's copy of a commit is that commit's
+// tree: HEAD's go.mod, byte for byte, and its cmd/webrouter.
+func TestExportTree(t *testing.T) {
+	root, err := testbed.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exec.Command("git", "-C", root, "show", "HEAD:go.mod").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	dir := t.TempDir()
+	if err := exportTree(root, "HEAD", dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("go.mod: %v\n%s\nwant\n%s", err, got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cmd", "webrouter", "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := exportTree(root, "no-such-revision", t.TempDir()); err == nil {
+		t.Fatal("a revision that does not exist was exported")
 	}
 }

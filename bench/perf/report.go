@@ -63,8 +63,12 @@ type report struct {
 }
 
 func newReport(o options, h *harness) *report {
+	facts := machineFacts(h.root, o.proxies)
+	if h.blCommit != "" {
+		facts = append(facts, fmt.Sprintf("baseline: webrouter at commit %s (-baseline %s)", h.blCommit, o.baseline))
+	}
 	return &report{opts: o, root: h.root, started: time.Now(), pinning: h.pinning,
-		facts: machineFacts(h.root, o.proxies), samples: map[string]map[string][]sample{}}
+		facts: facts, samples: map[string]map[string][]sample{}}
 }
 
 func (r *report) add(c, p string, s sample) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -28,6 +29,8 @@ type harness struct {
 	tmp        string // on tmpfs when the machine has /dev/shm
 	webrouter  string // binary, built with CGO_ENABLED=0
 	wrLauncher string // the binary, or a script running it under taskset
+	blLauncher string // the same for the baseline's binary; "" without -baseline
+	blCommit   string // the baseline's commit
 	backend    *proc
 	ports      []int // backend ports
 	pinProxy   []string
@@ -105,11 +108,12 @@ func newHarness(ctx context.Context, o options) (*harness, error) {
 		h.close()
 		return nil, err
 	}
-	h.wrLauncher = h.webrouter
-	if len(h.pinProxy) > 0 {
-		h.wrLauncher = filepath.Join(tmp, "webrouter-pinned")
-		script := fmt.Sprintf("#!/bin/sh\nexec %s %s \"$@\"\n", strings.Join(h.pinProxy, " "), h.webrouter)
-		if err := os.WriteFile(h.wrLauncher, []byte(script), 0o755); err != nil {
+	if h.wrLauncher, err = h.launcher(h.webrouter, "webrouter-pinned"); err != nil {
+		h.close()
+		return nil, err
+	}
+	if o.baseline != "" {
+		if err := h.buildBaseline(o.baseline); err != nil {
 			h.close()
 			return nil, err
 		}
@@ -172,6 +176,99 @@ func goBuild(root, dir, pkg string) (string, error) {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
+}
+
+// launcher returns bin, or with pinning a script named name that runs it
+// under taskset.
+func (h *harness) launcher(bin, name string) (string, error) {
+	if len(h.pinProxy) == 0 {
+		return bin, nil
+	}
+	path := filepath.Join(h.tmp, name)
+	script := fmt.Sprintf("#!/bin/sh\nexec %s %s \"$@\"\n", strings.Join(h.pinProxy, " "), bin)
+	return path, os.WriteFile(path, []byte(script), 0o755)
+}
+
+// buildBaseline builds cmd/webrouter as it is at the git revision rev,
+// from a copy of that revision's tree (git archive), for -baseline.
+func (h *harness) buildBaseline(rev string) error {
+	commit, err := exec.Command("git", "-C", h.root, "rev-parse", "--short", "--verify", rev+"^{commit}").Output()
+	if err != nil {
+		return fmt.Errorf("-baseline %q: not a commit of this repository", rev)
+	}
+	h.blCommit = strings.TrimSpace(string(commit))
+	src := filepath.Join(h.tmp, "baseline-src")
+	if err := exportTree(h.root, h.blCommit, src); err != nil {
+		return fmt.Errorf("-baseline %s: %w", rev, err)
+	}
+	out := filepath.Join(h.tmp, "baseline")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return err
+	}
+	bin, err := goBuild(src, out, "./cmd/webrouter")
+	if err != nil {
+		return fmt.Errorf("-baseline %s: %w", rev, err)
+	}
+	h.blLauncher, err = h.launcher(bin, "baseline-pinned")
+	return err
+}
+
+// exportTree writes the files of commit (git archive) under dir.
+func exportTree(root, commit, dir string) error {
+	cmd := exec.Command("git", "-C", root, "archive", "--format=tar", commit)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	tr := tar.NewReader(stdout)
+	for {
+		hd, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			cmd.Wait()
+			return fmt.Errorf("git archive: %w", err)
+		}
+		name := filepath.Join(dir, filepath.FromSlash(hd.Name))
+		if !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
+			continue // not below dir
+		}
+		switch hd.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(name, 0o755)
+		case tar.TypeReg:
+			err = writeFile(name, tr, os.FileMode(hd.Mode)&0o777)
+		}
+		if err != nil {
+			cmd.Wait()
+			return err
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("git archive: %w: %s", err, stderr.String())
+	}
+	return nil
+}
+
+func writeFile(name string, r io.Reader, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // startBackend builds and starts bench/backend on the load cores with 16
