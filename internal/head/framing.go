@@ -2,6 +2,7 @@ package head
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -155,7 +156,7 @@ func (b *Body) readTrailer() error {
 		return fmt.Errorf("reading the trailer: %w", err)
 	}
 	if !strings.HasSuffix(s, "\r\n\r\n") {
-		return fmt.Errorf("trailer section not ended by CRLF CRLF %s", Quote(s))
+		return errors.New("trailer section not ended by CRLF CRLF")
 	}
 	t := make(http.Header)
 	if err := ParseFields(s, t); err != nil {

@@ -11,7 +11,8 @@
 // validates them (names are tokens, values hold no control bytes but HTAB),
 // and, stricter than net/textproto but as RFC 9112 allows, a field folded
 // over lines (obs-fold) or a name with a space before its colon is an
-// error.
+// error. Errors name the field at fault but never quote a field's value,
+// which may be a secret bound for a log.
 package head
 
 import (
@@ -98,12 +99,19 @@ func ParseFields(s string, h http.Header) error {
 		if line == "" {
 			return nil
 		}
+		// Errors name a field, never quote its value: it may be a secret
+		// (a cookie, a token) on its way to a log.
 		if line[0] == ' ' || line[0] == '\t' {
-			return fmt.Errorf("header field folded over lines (obs-fold) %s", Quote(line))
+			return errors.New("header field folded over lines (obs-fold)")
 		}
 		k, v, ok := strings.Cut(line, ":")
-		if !ok || !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
-			return fmt.Errorf("malformed header field %s", Quote(line))
+		switch {
+		case !ok:
+			return fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
+		case !httpguts.ValidHeaderFieldName(k):
+			return fmt.Errorf("malformed header field name %s", Quote(k))
+		case !httpguts.ValidHeaderFieldValue(v):
+			return fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		k, v = canonicalKey(k), Trim(v)
 		if vv, ok := h[k]; ok {

@@ -100,6 +100,27 @@ func TestParseFields(t *testing.T) {
 	}, func(in string) error { return ParseFields(in, http.Header{}) })
 }
 
+// TestErrorsKeepValuesOut checks that no error quotes a field's value,
+// which may be a secret on its way to a log.
+func TestErrorsKeepValuesOut(t *testing.T) {
+	for _, in := range []string{
+		"Cookie: s3cret\x01\r\n\r\n",
+		"Cookie: a\r\n s3cret\r\n\r\n",
+		"s3cret\r\n\r\n",
+	} {
+		err := ParseFields(in, http.Header{})
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+	var tr http.Header
+	var b Body
+	b.Chunks(bufio.NewReader(strings.NewReader("0\r\nAuthorization: s3cret\n\n")), &tr)
+	if _, err := io.ReadAll(&b); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("trailer: %v", err)
+	}
+}
+
 func TestFraming(t *testing.T) {
 	h := http.Header{"Content-Length": {"5", " 5 "}}
 	if n, err := ContentLength(h); n != 5 || err != nil || len(h["Content-Length"]) != 1 {
