@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,6 +48,7 @@ type options struct {
 	quietWait  time.Duration // longest wait for a quiet machine before a run
 	retries    int           // repeats of a noisy run
 	baseline   string        // git revision run as the proxy "baseline"; "" for none
+	profile    string        // directory for webrouter's CPU profiles; "" for none
 	log        io.Writer     // progress
 }
 
@@ -68,6 +70,7 @@ func main() {
 	flag.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second, "longest wait for a quiet machine before a run")
 	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
 	flag.StringVar(&o.baseline, "baseline", "", `also run webrouter built at this git revision, as the proxy "baseline", interleaved with the others: an A/B of two commits (it must read the same registry format)`)
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of webrouter (and baseline) during each case's measured runs into this directory, <case>-<proxy>.pprof, the last round's kept")
 	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()
@@ -267,6 +270,49 @@ func contains(list []string, s string) bool {
 
 // measure runs one case against one proxy started for it: an unmeasured
 // warm-up, then the measured wrk run between two CPU readings.
+// startProfile fetches a CPU profile of r (webrouter or baseline, through
+// its admin API) lasting a second less than the measured run, into path,
+// when -profile is set; the channel reports how it went once it is written.
+func (h *harness) startProfile(ctx context.Context, r *running, path string) <-chan error {
+	done := make(chan error, 1)
+	if h.opts.profile == "" || r.admin == "" {
+		done <- nil
+		return done
+	}
+	secs := max(int(h.opts.duration/time.Second)-1, 1)
+	go func() {
+		done <- fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.admin, secs), path)
+	}()
+	return done
+}
+
+func fetchProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs routeSet, script string) sample {
 	r, err := h.startProxy(ctx, proxy, rs)
 	if err != nil {
@@ -285,7 +331,11 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 			cpu0 = treeCPU(r.pid)
 		}
 		pbusy0, lbusy0, load0 := cpuBusy(h.proxyCPUs), cpuBusy(h.loadCPUs), treeCPU(h.backend.cmd.Process.Pid)
+		profiled := h.startProfile(ctx, r, filepath.Join(h.opts.profile, c.name+"-"+proxy+".pprof"))
 		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
+		if perr := <-profiled; perr != nil && s.err == "" && err == nil {
+			s.err = "profile: " + perr.Error()
+		}
 		if err != nil {
 			s.err = err.Error()
 		} else {

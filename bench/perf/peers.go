@@ -25,6 +25,7 @@ var peerBinary = map[string]string{"nginx": "nginx", "haproxy": "haproxy", "cadd
 // running is one proxy under test.
 type running struct {
 	addr   string // where wrk sends requests
+	admin  string // webrouter's admin API; "" for the others
 	pid    int    // root of the process tree to measure; 0 for direct
 	stop   func() error
 	exited <-chan struct{} // closed when the process has exited; nil for direct
@@ -85,7 +86,7 @@ func (h *harness) startProxy(ctx context.Context, name string, rs routeSet) (*ru
 		if err != nil {
 			return nil, err
 		}
-		r = &running{addr: wr.HTTP, pid: wr.Cmd.Process.Pid, stop: func() error { _, err := wr.Stop(10 * time.Second); return err }}
+		r = &running{addr: wr.HTTP, admin: wr.Admin, pid: wr.Cmd.Process.Pid, stop: func() error { _, err := wr.Stop(10 * time.Second); return err }}
 		done, output = wr.Done(), wr.Stderr.String
 	} else {
 		port, err := testbed.FreePort()

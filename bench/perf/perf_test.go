@@ -38,7 +38,8 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := options{cases: cases, control: control, proxies: proxies, rounds: 1, duration: 2 * time.Second,
-		pin: true, services: 100, perService: 5, hosts: 50, scaleSizes: []int{100, 1000}, writes: 20, log: io.Discard}
+		pin: true, services: 100, perService: 5, hosts: 50, scaleSizes: []int{100, 1000}, writes: 20, log: io.Discard,
+		profile: t.TempDir()}
 	if testing.Verbose() {
 		o.log = os.Stderr
 	}
@@ -68,6 +69,11 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("%s/%s: %d errors of %d requests: %+v", c.name, p, s.errors(), s.wrk.Requests, s.wrk)
 			case s.cpu == 0 || s.peakRSS == 0:
 				t.Errorf("%s/%s: CPU %s, peak RSS %d: /proc readings missing", c.name, p, s.cpu, s.peakRSS)
+			}
+			if p == "webrouter" {
+				if st, err := os.Stat(filepath.Join(o.profile, c.name+"-webrouter.pprof")); err != nil || st.Size() == 0 {
+					t.Errorf("%s: no CPU profile (-profile): %v", c.name, err)
+				}
 			}
 		}
 	}

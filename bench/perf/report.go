@@ -67,6 +67,9 @@ func newReport(o options, h *harness) *report {
 	if h.blCommit != "" {
 		facts = append(facts, fmt.Sprintf("baseline: webrouter at commit %s (-baseline %s)", h.blCommit, o.baseline))
 	}
+	if o.profile != "" {
+		facts = append(facts, fmt.Sprintf("profiles: webrouter's measured runs were CPU-profiled (pprof, 100 Hz), the last round of each case kept in %s as <case>-<proxy>.pprof", o.profile))
+	}
 	return &report{opts: o, root: h.root, started: time.Now(), pinning: h.pinning,
 		facts: facts, samples: map[string]map[string][]sample{}}
 }
