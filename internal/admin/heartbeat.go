@@ -2,8 +2,6 @@ package admin
 
 import (
 	"net/http"
-
-	"github.com/webrouter/webrouter/internal/catalog"
 )
 
 // heartbeat renews an instance's lease: PUT
@@ -12,12 +10,8 @@ import (
 // lease expired: the caller registers it again), 503 when the registry
 // cannot take writes.
 func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) {
-	name, id := r.PathValue("name"), r.PathValue("id")
-	if err := catalog.CheckName("name", name); err != nil {
-		fail(w, err)
-		return
-	}
-	if err := catalog.CheckInstanceID("id", id); err != nil {
+	name, id, err := instancePath(r)
+	if err != nil {
 		fail(w, err)
 		return
 	}

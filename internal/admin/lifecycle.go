@@ -20,12 +20,8 @@ var ErrUpgradeBusy = errors.New("upgrade not possible yet")
 // The answer shows what is still in flight, so a deploy tool can wait for
 // zero before stopping the instance.
 func (s *server) putInstanceState(w http.ResponseWriter, r *http.Request) {
-	name, id := r.PathValue("name"), r.PathValue("id")
-	if err := catalog.CheckName("name", name); err != nil {
-		fail(w, err)
-		return
-	}
-	if err := catalog.CheckInstanceID("id", id); err != nil {
+	name, id, err := instancePath(r)
+	if err != nil {
 		fail(w, err)
 		return
 	}

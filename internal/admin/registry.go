@@ -103,12 +103,8 @@ func (s *server) putInstance(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteInstance(w http.ResponseWriter, r *http.Request) {
-	name, id := r.PathValue("name"), r.PathValue("id")
-	if err := catalog.CheckName("name", name); err != nil {
-		fail(w, err)
-		return
-	}
-	if err := catalog.CheckInstanceID("id", id); err != nil {
+	name, id, err := instancePath(r)
+	if err != nil {
 		fail(w, err)
 		return
 	}
@@ -138,6 +134,19 @@ func (s *server) entry(name string) (*catalog.Entry, error) {
 		return nil, fmt.Errorf("service %q: %w", name, catalog.ErrNotFound)
 	}
 	return e, nil
+}
+
+// instancePath returns the service name and instance id of an instance's
+// URL path, checked.
+func instancePath(r *http.Request) (name, id string, err error) {
+	name, id = r.PathValue("name"), r.PathValue("id")
+	if err := catalog.CheckName("name", name); err != nil {
+		return "", "", err
+	}
+	if err := catalog.CheckInstanceID("id", id); err != nil {
+		return "", "", err
+	}
+	return name, id, nil
 }
 
 func (s *server) instance(name, id string) (catalog.Instance, error) {
