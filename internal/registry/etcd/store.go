@@ -244,26 +244,20 @@ func (s *Store) settle(ctx context.Context, rev int64) uint64 {
 
 // waitApplied blocks until the State holds revision rev or ctx ends.
 func (s *Store) waitApplied(ctx context.Context, rev int64) error {
-	for {
-		s.mu.Lock()
-		ok, ch := s.applied >= rev, s.advanced
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return s.waitFor(ctx, func() bool { return s.applied >= rev })
 }
 
 // waitListed blocks until a full listing has been applied or ctx ends.
 func (s *Store) waitListed(ctx context.Context) error {
+	return s.waitFor(ctx, func() bool { return s.listed })
+}
+
+// waitFor blocks until done, called with s.mu held, reports true after an
+// advance, or ctx ends.
+func (s *Store) waitFor(ctx context.Context, done func() bool) error {
 	for {
 		s.mu.Lock()
-		ok, ch := s.listed, s.advanced
+		ok, ch := done(), s.advanced
 		s.mu.Unlock()
 		if ok {
 			return nil
