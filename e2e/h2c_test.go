@@ -3,11 +3,11 @@ package e2e
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/webrouter/webrouter/internal/certtest"
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // TestH2CStreamingWithTrailers: an HTTP/2 client on the HTTPS entry point
@@ -17,31 +17,7 @@ func TestH2CStreamingWithTrailers(t *testing.T) {
 	r := startTLSRouter(t)
 	ca := certtest.MustCA("ca")
 	r.putCert("grpc", ca.MustIssue(certtest.Options{Names: []string{"grpc.test"}}))
-	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.ProtoMajor != 2 {
-			http.Error(w, "want h2c, got "+req.Proto, 400)
-			return
-		}
-		w.Header().Set("Content-Type", "application/grpc")
-		w.Header().Set("Trailer", "Grpc-Status, Grpc-Message")
-		buf := make([]byte, 64)
-		for {
-			n, err := req.Body.Read(buf)
-			if n > 0 {
-				w.Write([]byte(strings.ToUpper(string(buf[:n]))))
-				w.(http.Flusher).Flush()
-			}
-			if err != nil {
-				break
-			}
-		}
-		w.Header().Set("Grpc-Status", "0")
-		w.Header().Set("Grpc-Message", "done")
-	}))
-	be.Config.Protocols = new(http.Protocols)
-	be.Config.Protocols.SetUnencryptedHTTP2(true)
-	be.Start()
-	t.Cleanup(be.Close)
+	be := testbed.H2CEcho(t)
 	r.mustAPI("PUT", "/v1/services/grpc", `{"mountpoints":["grpc.test"],"backend_protocol":"h2c"}`)
 	r.mustAPI("PUT", "/v1/services/grpc/instances/a", instanceJSON(be))
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 func TestHTTPSOnlyRedirects(t *testing.T) {
@@ -120,31 +121,7 @@ func TestH2CBackendStreamsWithTrailers(t *testing.T) {
 	h2c := NewH2CTransport(TransportOptions{ConnectTimeout: time.Second})
 	t.Cleanup(h2c.CloseIdleConnections)
 	r.proxy.rp.Transport.(*retrying).h2c = h2c
-	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.ProtoMajor != 2 {
-			http.Error(w, "want HTTP/2, got "+req.Proto, 400)
-			return
-		}
-		w.Header().Set("Trailer", "Grpc-Status")
-		w.Header().Set("Content-Type", "application/grpc")
-		buf := make([]byte, 64)
-		for {
-			n, err := req.Body.Read(buf)
-			if n > 0 {
-				w.Write([]byte(strings.ToUpper(string(buf[:n]))))
-				w.(http.Flusher).Flush()
-			}
-			if err != nil {
-				break
-			}
-		}
-		w.Header().Set("Grpc-Status", "0")
-	}))
-	be.Config.Protocols = new(http.Protocols)
-	be.Config.Protocols.SetHTTP1(true)
-	be.Config.Protocols.SetUnencryptedHTTP2(true)
-	be.Start()
-	t.Cleanup(be.Close)
+	be := testbed.H2CEcho(t)
 	r.service("grpc", catalog.ServiceSpec{Mountpoints: []string{"grpc.test"}, BackendProtocol: "h2c"})
 	r.instance("grpc", "a", hostOf(be), 10)
 	front := tlsFront(t, r)

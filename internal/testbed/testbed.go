@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,4 +259,38 @@ func Accept(ln net.Listener, serve func(net.Conn)) {
 			serve(c)
 		}()
 	}
+}
+
+// H2CEcho starts, until the test ends, a gRPC-shaped backend on cleartext
+// HTTP/2 (h2c): it sends each piece of the request body back upper-cased
+// as it comes, flushing, then the trailers Grpc-Status: 0 and
+// Grpc-Message: done. A request over HTTP/1.1 gets 400.
+func H2CEcho(t testing.TB) *httptest.Server {
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.ProtoMajor != 2 {
+			http.Error(w, "want h2c, got "+req.Proto, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status, Grpc-Message")
+		buf := make([]byte, 64)
+		for {
+			n, err := req.Body.Read(buf)
+			if n > 0 {
+				w.Write(bytes.ToUpper(buf[:n]))
+				w.(http.Flusher).Flush()
+			}
+			if err != nil {
+				break
+			}
+		}
+		w.Header().Set("Grpc-Status", "0")
+		w.Header().Set("Grpc-Message", "done")
+	}))
+	be.Config.Protocols = new(http.Protocols)
+	be.Config.Protocols.SetHTTP1(true)
+	be.Config.Protocols.SetUnencryptedHTTP2(true)
+	be.Start()
+	t.Cleanup(be.Close)
+	return be
 }
