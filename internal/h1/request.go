@@ -34,7 +34,7 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("malformed HTTP request %s", head.Quote(line))
 	}
-	if method == "" || !validMethod(method) {
+	if !httpguts.ValidHeaderFieldName(method) { // a method is a token, as a field name is
 		return nil, fmt.Errorf("invalid method %s", head.Quote(method))
 	}
 	major, minor, ok := http.ParseHTTPVersion(proto)
@@ -77,38 +77,22 @@ func (c *conn) parseRequest() (*http.Request, error) {
 		}
 	}
 	delete(h, "Host") // it is req.Host now, as net/http has it
-	conn := h["Connection"]
-	switch {
-	case major < 1:
-		req.Close = true
-	case major == 1 && minor == 0:
-		req.Close = httpguts.HeaderValuesContainsToken(conn, "close") || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
-	default:
-		req.Close = httpguts.HeaderValuesContainsToken(conn, "close")
-	}
-
-	chunked, err := head.Chunked(h, major > 1 || major == 1 && minor >= 1)
+	f, err := head.ReadFrame(h, major, minor)
 	if err != nil {
 		return nil, err
 	}
-	n, err := head.ContentLength(h)
-	if err != nil {
-		return nil, err
-	}
-	if req.Trailer, err = head.AnnouncedTrailer(h, chunked); err != nil {
-		return nil, err
-	}
+	req.Close, req.Trailer = f.Close, f.Trailer
 	switch {
-	case chunked:
+	case f.Chunked:
 		delete(h, "Content-Length")
 		req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
 		b := &head.Body{}
 		b.Chunks(c.br, &req.Trailer)
 		req.Body = readCloser{b}
-	case n > 0:
-		req.ContentLength = n
+	case f.Length > 0:
+		req.ContentLength = f.Length
 		b := &head.Body{}
-		b.Length(c.br, n)
+		b.Length(c.br, f.Length)
 		req.Body = readCloser{b}
 	default:
 		req.ContentLength, req.Body = 0, http.NoBody
@@ -125,17 +109,6 @@ func (c *conn) parseRequest() (*http.Request, error) {
 type readCloser struct{ *head.Body }
 
 func (readCloser) Close() error { return nil }
-
-// validMethod reports whether m is a token, as net/http requires of a
-// method.
-func validMethod(m string) bool {
-	for i := 0; i < len(m); i++ {
-		if !httpguts.IsTokenRune(rune(m[i])) {
-			return false
-		}
-	}
-	return true
-}
 
 // readHead reads the next request head: parseRequest, or http.ReadRequest
 // for a head larger than the read buffer.

@@ -9,12 +9,54 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
-// ContentLength returns the length a message's Content-Length fields give
+// Frame is what a message's head says of its connection and the framing
+// of its body, as net/http reads it (RFC 9112 6, 9.6).
+type Frame struct {
+	Close   bool        // by version and Connection: the connection ends after this message
+	Chunked bool        // the body is in chunked coding
+	Length  int64       // Content-Length; -1: none
+	Trailer http.Header // the trailer names a chunked message announces (nil values); nil: none
+}
+
+// ReadFrame reads the frame of a message of version major.minor from its
+// header h. It removes Transfer-Encoding from h, and Trailer for a chunked
+// message, and folds repeated Content-Length fields into one. A
+// Transfer-Encoding other than "chunked" (HTTP/1.1; HTTP/1.0 ignores it),
+// differing or malformed Content-Lengths and an announced framing field are
+// errors.
+func ReadFrame(h http.Header, major, minor int) (Frame, error) {
+	var f Frame
+	conn := h["Connection"]
+	hasClose := httpguts.HeaderValuesContainsToken(conn, "close")
+	switch {
+	case major < 1:
+		f.Close = true
+	case major == 1 && minor == 0:
+		f.Close = hasClose || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
+	default:
+		f.Close = hasClose
+	}
+	var err error
+	if f.Chunked, err = chunked(h, major > 1 || major == 1 && minor >= 1); err != nil {
+		return Frame{}, err
+	}
+	if f.Length, err = contentLength(h); err != nil {
+		return Frame{}, err
+	}
+	if f.Trailer, err = announcedTrailer(h, f.Chunked); err != nil {
+		return Frame{}, err
+	}
+	return f, nil
+}
+
+// contentLength returns the length a message's Content-Length fields give
 // (-1: none). Repeated fields must agree (they are then folded into one in
 // h); a value must be a non-negative decimal number.
-func ContentLength(h http.Header) (int64, error) {
+func contentLength(h http.Header) (int64, error) {
 	cls := h["Content-Length"]
 	if len(cls) == 0 {
 		return -1, nil
@@ -36,10 +78,10 @@ func ContentLength(h http.Header) (int64, error) {
 	return int64(n), nil
 }
 
-// Chunked removes Transfer-Encoding from h and reports whether the body is
+// chunked removes Transfer-Encoding from h and reports whether the body is
 // chunked. In HTTP/1.0 (http11 false) the field is ignored; in HTTP/1.1 it
 // must be one field saying "chunked", as net/http and nginx require.
-func Chunked(h http.Header, http11 bool) (bool, error) {
+func chunked(h http.Header, http11 bool) (bool, error) {
 	te, ok := h["Transfer-Encoding"]
 	if !ok {
 		return false, nil
@@ -54,11 +96,11 @@ func Chunked(h http.Header, http11 bool) (bool, error) {
 	return true, nil
 }
 
-// AnnouncedTrailer takes the names a chunked message's Trailer field
+// announcedTrailer takes the names a chunked message's Trailer field
 // announces out of h, as the keys (with nil values) of the header it
 // returns (nil: none). Without a chunked body the field stays in h. The
 // framing fields may not be announced.
-func AnnouncedTrailer(h http.Header, chunked bool) (http.Header, error) {
+func announcedTrailer(h http.Header, chunked bool) (http.Header, error) {
 	vv, ok := h["Trailer"]
 	if !ok || !chunked {
 		return nil, nil

@@ -123,15 +123,15 @@ func TestErrorsKeepValuesOut(t *testing.T) {
 
 func TestFraming(t *testing.T) {
 	h := http.Header{"Content-Length": {"5", " 5 "}}
-	if n, err := ContentLength(h); n != 5 || err != nil || len(h["Content-Length"]) != 1 {
+	if n, err := contentLength(h); n != 5 || err != nil || len(h["Content-Length"]) != 1 {
 		t.Errorf("agreeing lengths: %d, %v, %v", n, err, h)
 	}
 	for _, cl := range [][]string{{"5", "6"}, {""}, {"-1"}, {"+5"}, {"0x10"}, {"99999999999999999999"}} {
-		if _, err := ContentLength(http.Header{"Content-Length": cl}); err == nil {
+		if _, err := contentLength(http.Header{"Content-Length": cl}); err == nil {
 			t.Errorf("Content-Length %q accepted", cl)
 		}
 	}
-	if n, err := ContentLength(http.Header{}); n != -1 || err != nil {
+	if n, err := contentLength(http.Header{}); n != -1 || err != nil {
 		t.Errorf("no Content-Length: %d, %v", n, err)
 	}
 	for _, tt := range []struct {
@@ -148,20 +148,20 @@ func TestFraming(t *testing.T) {
 		{[]string{"gzip"}, false, false, false}, // HTTP/1.0: ignored
 	} {
 		h := http.Header{"Transfer-Encoding": tt.te}
-		chunked, err := Chunked(h, tt.http11)
+		chunked, err := chunked(h, tt.http11)
 		if chunked != tt.chunked || (err != nil) != tt.bad || h["Transfer-Encoding"] != nil {
 			t.Errorf("%q (1.1: %v): %v, %v, left %v", tt.te, tt.http11, chunked, err, h)
 		}
 	}
 	h = http.Header{"Trailer": {"x-sum, , X-Other"}}
-	if tr, err := AnnouncedTrailer(h, true); err != nil || !reflect.DeepEqual(tr, http.Header{"X-Sum": nil, "X-Other": nil}) || h["Trailer"] != nil {
+	if tr, err := announcedTrailer(h, true); err != nil || !reflect.DeepEqual(tr, http.Header{"X-Sum": nil, "X-Other": nil}) || h["Trailer"] != nil {
 		t.Errorf("announced: %v, %v, left %v", tr, err, h)
 	}
-	if _, err := AnnouncedTrailer(http.Header{"Trailer": {"Content-Length"}}, true); err == nil {
+	if _, err := announcedTrailer(http.Header{"Trailer": {"Content-Length"}}, true); err == nil {
 		t.Error("Content-Length announced as a trailer was accepted")
 	}
 	h = http.Header{"Trailer": {"X-Sum"}}
-	if tr, _ := AnnouncedTrailer(h, false); tr != nil || h["Trailer"] == nil {
+	if tr, _ := announcedTrailer(h, false); tr != nil || h["Trailer"] == nil {
 		t.Errorf("without chunks: %v, left %v", tr, h)
 	}
 }

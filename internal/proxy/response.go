@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"golang.org/x/net/http/httpguts"
-
 	"github.com/webrouter/webrouter/internal/head"
 )
 
@@ -48,7 +46,6 @@ type backendResponse struct {
 	Body io.Reader
 
 	body head.Body // Body for a Content-Length or a chunked body
-	eb   eofBody   // Body for a body that ends with the connection
 }
 
 // readResponse reads the next response head from br, the answer to a
@@ -90,53 +87,31 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 // net/http's readTransfer does for a response.
 func (r *backendResponse) frame(br *bufio.Reader, method string, major, minor int) error {
 	h := r.Header
-	conn := h["Connection"]
-	hasClose := httpguts.HeaderValuesContainsToken(conn, "close")
-	switch {
-	case major < 1:
-		r.Close = true
-	case major == 1 && minor == 0:
-		r.Close = hasClose || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
-	default:
-		r.Close = hasClose
-	}
-	chunked, err := head.Chunked(h, major > 1 || major == 1 && minor >= 1)
+	f, err := head.ReadFrame(h, major, minor)
 	if err != nil {
 		return err
 	}
-	n, err := head.ContentLength(h)
-	if err != nil {
-		return err
-	}
-	if r.Trailer, err = head.AnnouncedTrailer(h, chunked); err != nil {
-		return err
-	}
+	r.Close, r.Trailer = f.Close, f.Trailer
 	switch {
 	case method == http.MethodHead:
-		r.ContentLength = n
+		r.ContentLength = f.Length
 	case r.StatusCode < 200 || r.StatusCode == http.StatusNoContent || r.StatusCode == http.StatusNotModified:
 		r.ContentLength = 0
-	case chunked:
+	case f.Chunked:
 		delete(h, "Content-Length")
 		r.body.Chunks(br, &r.Trailer)
 		r.Body = &r.body
-	case n > 0:
-		r.ContentLength = n
-		r.body.Length(br, n)
+	case f.Length > 0:
+		r.ContentLength = f.Length
+		r.body.Length(br, f.Length)
 		r.Body = &r.body
-	case n == 0:
+	case f.Length == 0:
 		r.ContentLength = 0
 	default: // the body ends when the connection does
 		r.Close = true
-		r.eb = eofBody{br: br}
-		r.Body = &r.eb
+		r.Body = br
 	}
 	return nil
 }
-
-// eofBody reads a body that ends with the connection.
-type eofBody struct{ br *bufio.Reader }
-
-func (b *eofBody) Read(p []byte) (int, error) { return b.br.Read(p) }
 
 func digit(c byte) bool { return '0' <= c && c <= '9' }
