@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,14 +11,15 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // echoServer answers / with body bytes and echoes WebSocket messages on
 // /ws, mangled when mangle says so.
 func echoServer(t *testing.T, body int, ws func(c *websocket.Conn, typ websocket.MessageType, msg []byte) bool) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	var conns atomic.Int64
-	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testbed.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ws" {
 			io.Copy(io.Discard, r.Body)
 			w.Write([]byte(strings.Repeat("b", body)))
@@ -37,14 +37,6 @@ func echoServer(t *testing.T, body int, ws func(c *websocket.Conn, typ websocket
 			}
 		}
 	}))
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	s.Start()
-	t.Cleanup(s.Close)
-	return s, &conns
 }
 
 func echo(c *websocket.Conn, typ websocket.MessageType, msg []byte) bool {

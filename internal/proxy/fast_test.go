@@ -151,7 +151,7 @@ func TestChunkedBodiesAndTrailers(t *testing.T) {
 // a backend that says "Connection: close" is not reused, and nothing fails.
 func TestBodilessAnswersAndConnectionClose(t *testing.T) {
 	r := newRig(t, TransportOptions{})
-	be, conns := countingBackend(t, func(w http.ResponseWriter, req *http.Request) {
+	be, conns := testbed.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		switch req.URL.Path {
 		case "/204":
 			w.WriteHeader(http.StatusNoContent)
@@ -168,7 +168,7 @@ func TestBodilessAnswersAndConnectionClose(t *testing.T) {
 			w.Header().Set("Content-Length", "5")
 			io.WriteString(w, "hello")
 		}
-	})
+	}))
 	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
 	r.instance("app", "a", hostOf(be), 10)
 	for _, tt := range []struct {
@@ -238,7 +238,7 @@ func TestEventStreamMediaType(t *testing.T) {
 func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	r := newRig(t, TransportOptions{ResponseTimeout: timeout})
-	be, conns := countingBackend(t, func(w http.ResponseWriter, req *http.Request) {
+	be, conns := testbed.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		switch req.URL.Path {
 		case "/trickle": // head at once, the body over 3 timeouts
 			w.WriteHeader(200)
@@ -252,7 +252,7 @@ func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 		default:
 			io.WriteString(w, "ok")
 		}
-	})
+	}))
 	r.service("svc", catalog.ServiceSpec{Mountpoints: []string{"svc.test"}})
 	r.instance("svc", "a", hostOf(be), 10)
 	get := func(path string, status int, body string) {

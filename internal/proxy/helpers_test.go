@@ -171,20 +171,4 @@ func deadAddr(t *testing.T) string {
 	return addr
 }
 
-// countingBackend starts h as a backend and counts the connections it
-// accepts (to tell reused backend connections from new ones).
-func countingBackend(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
-	t.Helper()
-	var conns atomic.Int32
-	s := httptest.NewUnstartedServer(h)
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	s.Start()
-	t.Cleanup(s.Close)
-	return s, &conns
-}
-
 func hostOf(s *httptest.Server) string { return s.Listener.Addr().String() }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -293,4 +294,20 @@ func H2CEcho(t testing.TB) *httptest.Server {
 	be.Start()
 	t.Cleanup(be.Close)
 	return be
+}
+
+// CountingServer starts h as an HTTP server until the test ends and counts
+// the connections it accepts (to tell reused connections from new ones).
+func CountingServer(t testing.TB, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s, &conns
 }
