@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // requestSeeds are client requests, well-formed and not, for the
@@ -102,7 +104,7 @@ func compareRequest(t *testing.T, data []byte) {
 	c := &conn{br: bufio.NewReaderSize(bytes.NewReader(data), size), ctx: context.Background()}
 	got, err := c.parseRequest()
 	if err != nil {
-		if stdErr == nil && !tooLarge(data, size) && !folded(data) {
+		if stdErr == nil && !tooLarge(data, size) && !testbed.Folded(data) {
 			t.Fatalf("%q: parseRequest refused (%v); net/http read %s %s, header %v", data, err, std.Method, std.RequestURI, std.Header)
 		}
 		return
@@ -171,27 +173,6 @@ func validFields(h http.Header) bool {
 // tooLarge reports whether data's head does not fit a buffer of size
 // (readHead then falls back to http.ReadRequest).
 func tooLarge(data []byte, size int) bool {
-	end := bytes.Index(data, []byte("\n\r\n"))
-	if e := bytes.Index(data, []byte("\n\n")); e >= 0 && (end < 0 || e < end) {
-		end = e
-	}
+	end := testbed.HeadEnd(data)
 	return end < 0 || end+3 > size
-}
-
-// folded reports whether data's head has a field folded over lines, which
-// net/http joins and parseRequest refuses (400), as RFC 9112 allows.
-func folded(data []byte) bool {
-	end := bytes.Index(data, []byte("\n\r\n"))
-	if e := bytes.Index(data, []byte("\n\n")); e >= 0 && (end < 0 || e < end) {
-		end = e
-	}
-	if end < 0 {
-		return false
-	}
-	for _, line := range bytes.Split(data[:end], []byte("\n"))[1:] {
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			return true
-		}
-	}
-	return false
 }

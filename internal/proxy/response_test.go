@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // responseSeeds are backend answers, well-formed and not, for the
@@ -153,19 +155,7 @@ func compareWithNetHTTP(t *testing.T, data []byte, head bool) {
 // readResponse refuses by design: a head larger than the buffer, a folded
 // field, a field name with a space, or a status code outside 100–999.
 func refusedOnPurpose(data []byte, std *http.Response, size int) bool {
-	end := bytes.Index(data, []byte("\n\r\n"))
-	if e := bytes.Index(data, []byte("\n\n")); e >= 0 && (end < 0 || e < end) {
-		end = e
-	}
-	if end < 0 || end+3 > size {
-		return true
-	}
-	for _, line := range bytes.Split(data[:end], []byte("\n"))[1:] {
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			return true
-		}
-	}
-	if spacedName(std.Header) {
+	if end := testbed.HeadEnd(data); end < 0 || end+3 > size || testbed.Folded(data) || spacedName(std.Header) {
 		return true
 	}
 	c := std.Status[:3] // net/http took three bytes for a number

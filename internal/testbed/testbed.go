@@ -311,3 +311,31 @@ func CountingServer(t testing.TB, h http.Handler) (*httptest.Server, *atomic.Int
 	t.Cleanup(s.Close)
 	return s, &conns
 }
+
+// HeadEnd returns where the last line end before a message head's empty
+// line starts in data ("\n\r\n" or "\n\n"), or -1 when data holds no
+// complete head: a test's own reading, independent of the parsers it
+// checks.
+func HeadEnd(data []byte) int {
+	end := bytes.Index(data, []byte("\n\r\n"))
+	if e := bytes.Index(data, []byte("\n\n")); e >= 0 && (end < 0 || e < end) {
+		end = e
+	}
+	return end
+}
+
+// Folded reports whether the complete head at the start of data has a
+// field folded over lines (obs-fold): a line after the first that starts
+// with a space or a tab.
+func Folded(data []byte) bool {
+	end := HeadEnd(data)
+	if end < 0 {
+		return false
+	}
+	for _, line := range bytes.Split(data[:end], []byte("\n"))[1:] {
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			return true
+		}
+	}
+	return false
+}
