@@ -57,6 +57,7 @@ var requestSeeds = []string{
 	"GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
 	"GET /\r\n\r\n",
 	"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+	"POST / HTTP/0.0\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
 	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\n",
 	"GET x HTTP/1.1\r\nHost: a\r\n\r\n",

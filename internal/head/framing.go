@@ -40,8 +40,11 @@ func ReadFrame(h http.Header, major, minor int) (Frame, error) {
 	default:
 		f.Close = hasClose
 	}
+	// As net/http does, a message that says HTTP/0.0 is framed as HTTP/1.1
+	// (its Close above still follows the version it gave).
+	http11 := major > 1 || major == 1 && minor >= 1 || major == 0 && minor == 0
 	var err error
-	if f.Chunked, err = chunked(h, major > 1 || major == 1 && minor >= 1); err != nil {
+	if f.Chunked, err = chunked(h, http11); err != nil {
 		return Frame{}, err
 	}
 	if f.Length, err = contentLength(h); err != nil {

@@ -54,6 +54,8 @@ var responseSeeds = []string{
 	"HTTP/1.1 999 Odd\r\nContent-Length: 1\r\n\r\nx",
 	"HTTP/2.0 200 OK\r\nContent-Length: 1\r\n\r\nx",
 	"HTTP/0.9 200 OK\r\nContent-Length: 1\r\n\r\nx",
+	"HTTP/0.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+	"HTTP/0.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
 	"HTTP/1.1\r\n\r\n",
 	"HTTP/x.y 200 OK\r\n\r\n",
 	"ICY 200 OK\r\n\r\n",
