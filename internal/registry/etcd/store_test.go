@@ -311,6 +311,11 @@ func TestLeaseExpiry(t *testing.T) {
 	if _, _, err := a.PutInstance(cx, "demo", inst(t, "fixed", 81, "")); err != nil {
 		t.Fatal(err)
 	}
+	// b learns of the writes through a's member and its own watch: wait for
+	// it to have them before asking it whether the lease still holds.
+	eventually(t, 5*time.Second, "b to see the leased instance", func() bool {
+		return hasInstance(b.State(), "demo", "leased") && hasInstance(b.State(), "demo", "fixed")
+	})
 	// Heartbeats through either store keep it for well over its TTL.
 	end := time.Now().Add(3500 * time.Millisecond)
 	for i := 0; time.Now().Before(end); i++ {
