@@ -221,8 +221,13 @@ func TestLiveChangesUnderLoad(t *testing.T) {
 		}
 		r.mustAPI("DELETE", "/v1/services/extra", "")
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
+			// A dial to a closed port in the ephemeral range can connect to
+			// itself (TCP simultaneous open): that is not the port open.
+			self := c.LocalAddr().String() == c.RemoteAddr().String()
 			c.Close()
-			t.Errorf("port %d still open after its service was deleted", port)
+			if !self {
+				t.Errorf("port %d still open after its service was deleted", port)
+			}
 		}
 		r.mustAPI("DELETE", "/v1/certificates/extra", "")
 		if _, err := handshake(t, r.HTTPS, "extra.test", ca.Pool()); err == nil {

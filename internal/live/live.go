@@ -26,8 +26,10 @@ type Live struct {
 }
 
 // New returns a Live holding an empty generation-0 table. onSwap, if not
-// nil, is called from the swapping goroutine after each swap (for metrics
-// and logs); it must not block.
+// nil, is called from the swapping goroutine after each swap and before
+// WaitRev's waiters are released, so that what it does (metrics, logs,
+// opening and closing TCP ports) is done when a write returns; it must not
+// block.
 func New(onSwap func(*route.Table)) *Live {
 	l := &Live{swapped: make(chan struct{}), onSwap: onSwap}
 	l.cur.Store(route.New(0, 0, nil, nil, nil))
@@ -67,13 +69,13 @@ func (l *Live) Seed(t *route.Table) { l.swap(t) }
 
 func (l *Live) swap(t *route.Table) {
 	l.cur.Store(t)
+	if l.onSwap != nil {
+		l.onSwap(t)
+	}
 	l.mu.Lock()
 	close(l.swapped)
 	l.swapped = make(chan struct{})
 	l.mu.Unlock()
-	if l.onSwap != nil {
-		l.onSwap(t)
-	}
 }
 
 // WaitRev blocks until the table has been compiled from registry revision

@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	swapped := make(chan struct{}, 1)
 	lv = live.New(func(t *route.Table) {
 		m.SetGeneration(t.Gen)
-		st.tcp.Notify()
+		st.tcp.Sync() // before the write that made t returns: its ports are open, or closed, then
 		select {
 		case swapped <- struct{}{}:
 		default:

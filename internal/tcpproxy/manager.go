@@ -50,14 +50,14 @@ type ManagerOptions struct {
 	OnChange func(port int, service string, err error)
 }
 
-// Manager keeps one listener per TCP port of the live table: after each
-// table swap (Notify) it opens the ports that appeared and closes those
-// that went away. A port that cannot be opened (in use, not permitted) is
+// Manager keeps one listener per TCP port of the live table: at each
+// table swap (Sync, called by the swap before the write that caused it
+// returns) it opens the ports that appeared and closes those that went
+// away. A port that cannot be opened (in use, not permitted) is
 // recorded with its error, logged once per change and retried every
 // Retry; it never affects other ports or routes.
 type Manager struct {
-	o    ManagerOptions
-	poke chan struct{}
+	o ManagerOptions
 
 	mu    sync.Mutex
 	ports map[int]*port
@@ -78,19 +78,10 @@ func NewManager(o ManagerOptions) *Manager {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{o: o, poke: make(chan struct{}, 1), ports: map[int]*port{}}
+	return &Manager{o: o, ports: map[int]*port{}}
 }
 
-// Notify tells the manager that the table changed. It does not block.
-func (m *Manager) Notify() {
-	select {
-	case m.poke <- struct{}{}:
-	default:
-	}
-}
-
-// Run syncs after every Notify and every Retry while a port is failing,
-// until ctx ends.
+// Run syncs every Retry while a port is failing, until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.o.Retry)
 	defer t.Stop()
@@ -98,7 +89,6 @@ func (m *Manager) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.poke:
 		case <-t.C:
 			if !m.failing() {
 				continue
