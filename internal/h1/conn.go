@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/webrouter/webrouter/internal/await"
 	"github.com/webrouter/webrouter/internal/deadline"
 	"github.com/webrouter/webrouter/internal/head"
 )
@@ -99,6 +100,11 @@ type conn struct {
 	hijacked bool
 	base     *http.Request // carries the context every request of the connection copies
 
+	// An answer's end left buffered by finish, for flushAwait.
+	held bool
+	aw   *await.Conn // made at the first flushAwait
+	idle func()      // flushAwait's turn to StateIdle, made once
+
 	// The client watch (see watch).
 	mu        sync.Mutex
 	timer     *time.Timer
@@ -152,10 +158,43 @@ func (c *conn) close() {
 	}
 	c.nc.Close()
 	c.s.setState(c.nc, http.StateClosed)
-	c.br.Reset(nil)
-	c.s.readers.Put(c.br)
-	c.bw.Reset(nil)
-	c.s.writers.Put(c.bw)
+	c.giveBack()
+}
+
+// lend gives the connection a read and a write buffer from the server's
+// pools, where it has none.
+func (c *conn) lend() {
+	if c.br == nil {
+		if v := c.s.readers.Get(); v != nil {
+			c.br = v.(*bufio.Reader)
+			c.br.Reset(&c.lr)
+		} else {
+			c.br = bufio.NewReaderSize(&c.lr, defaultBufSize)
+		}
+	}
+	if c.bw == nil {
+		if v := c.s.writers.Get(); v != nil {
+			c.bw = v.(*bufio.Writer)
+			c.bw.Reset(&c.out)
+		} else {
+			c.bw = bufio.NewWriterSize(&c.out, defaultBufSize)
+		}
+	}
+}
+
+// giveBack returns the connection's buffers to the server's pools; what
+// they hold is dropped.
+func (c *conn) giveBack() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		c.s.readers.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		c.s.writers.Put(c.bw)
+		c.bw = nil
+	}
 }
 
 // serve reads and answers requests until the connection should end.
@@ -171,10 +210,62 @@ func (c *conn) serve() {
 			c.reject(err)
 			return
 		}
-		if !c.handle(req) {
+		keep := c.handle(req)
+		if c.held {
+			c.held = false
+			if !keep {
+				c.bw.Flush()
+				return
+			}
+			if !c.flushAwait() {
+				return
+			}
+			continue
+		}
+		if !keep {
 			return
 		}
 		c.s.setState(c.nc, http.StateIdle)
+	}
+}
+
+// flushAwait writes what is left of an answer and waits for the next
+// request in one hand-over to the netpoller (package await), which spares
+// the read that would find nothing; the connection turns idle in between.
+// It reports whether the connection goes on. The connection waits without
+// buffers: they go back to the server's pools once the answer is written
+// (nothing of a next request is buffered: see finish), and readRequest
+// borrows them again.
+func (c *conn) flushAwait() bool {
+	b, err := c.out.take(c.bw)
+	if err != nil {
+		return false
+	}
+	if c.aw == nil {
+		if c.aw = await.New(c.nc); c.aw == nil {
+			_, err := c.nc.Write(b)
+			c.s.setState(c.nc, http.StateIdle)
+			return err == nil
+		}
+		// Once b is written: the buffers go back (b stays valid until the
+		// writer is written to again), and the connection is idle.
+		c.idle = func() {
+			c.giveBack()
+			c.s.setState(c.nc, http.StateIdle)
+		}
+	}
+	c.idleDeadline()
+	_, err = c.aw.WriteAwait(b, c.idle)
+	return err == nil
+}
+
+// idleDeadline bounds the wait for the next request by IdleTimeout (none
+// when zero).
+func (c *conn) idleDeadline() {
+	if d := c.s.IdleTimeout; d > 0 {
+		c.rd.Renew(time.Now(), d)
+	} else {
+		c.rd.Clear()
 	}
 }
 
@@ -186,12 +277,9 @@ func (c *conn) serve() {
 // runs, except the request body's reads, the watch and a hijacker, and
 // each of those removes the deadline first (handle, watch, Hijack).
 func (c *conn) readRequest() (*http.Request, error) {
+	c.lend()
 	if c.br.Buffered() == 0 {
-		if d := c.s.IdleTimeout; d > 0 {
-			c.rd.Renew(time.Now(), d)
-		} else {
-			c.rd.Clear()
-		}
+		c.idleDeadline()
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
 		}

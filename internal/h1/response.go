@@ -339,6 +339,14 @@ func (w *response) finish() bool {
 	if w.cl >= 0 && !w.noBody && w.written < w.cl {
 		w.closeAfter = true // a short body: the client must not wait for the rest
 	}
+	c := w.c
+	if w.err == nil && !w.closeAfter && (w.body == nil || w.body.eof.Load()) && c.out.vectored && c.br.Buffered() == 0 {
+		// The connection stays, in step with the client and with nothing
+		// of a next request read yet: what is left of the answer goes out
+		// as the loop starts waiting for that request (conn.flushAwait).
+		c.held = true
+		return true
+	}
 	if err := bw.Flush(); err != nil {
 		w.fail(err)
 	}

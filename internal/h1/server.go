@@ -39,10 +39,15 @@
 //     the request's context, without a registration per request.
 //   - A panic in the handler closes the connection; http.ErrAbortHandler
 //     does so silently, other values are logged.
+//   - On a plain TCP connection that stays open, the end of an answer is
+//     written as the wait for the next request begins (package await): the
+//     read that would find nothing yet is spared. ConnState sees the
+//     connection Idle once the answer is written, as before. Such an idle
+//     connection holds no buffers: its 4 KiB reader and writer go back to
+//     the server's pools and are borrowed again for the next request.
 package h1
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -152,20 +157,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.stopCut = context.AfterFunc(c.ctx, c.cutNow) // one registration per connection, not per request
 	c.lr = limitedReader{c: nc, remain: unlimited}
 	c.rd.Init(nc)
-	if v := s.readers.Get(); v != nil {
-		c.br = v.(*bufio.Reader)
-		c.br.Reset(&c.lr)
-	} else {
-		c.br = bufio.NewReaderSize(&c.lr, defaultBufSize)
-	}
 	c.out.nc = nc
 	_, c.out.vectored = nc.(*net.TCPConn)
-	if v := s.writers.Get(); v != nil {
-		c.bw = v.(*bufio.Writer)
-		c.bw.Reset(&c.out)
-	} else {
-		c.bw = bufio.NewWriterSize(&c.out, defaultBufSize)
-	}
+	c.lend()
 	s.setState(nc, http.StateNew)
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -587,5 +588,107 @@ func TestCutOnGone(t *testing.T) {
 	raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if n := late.n.Load(); n != 1 {
 		t.Fatalf("a cutter set after the context ended ran %d times, want 1", n)
+	}
+}
+
+// TestAnswerEndThenIdle: on a kept-alive connection the end of each answer
+// goes out as the wait for the next request begins (flushAwait); the
+// answers arrive whole, in order, with pipelined requests too, and
+// ConnState sees Active then Idle for each request.
+func TestAnswerEndThenIdle(t *testing.T) {
+	var states atomic.Value // []http.ConnState
+	states.Store([]http.ConnState(nil))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		io.WriteString(w, "ok")
+	})
+	addr, _ := start(t, h, func(s *Server) {
+		s.ConnState = func(_ net.Conn, st http.ConnState) {
+			states.Store(append(states.Load().([]http.ConnState), st))
+		}
+	})
+	c := dial(t, addr, 5*time.Second)
+	br := bufio.NewReader(c)
+	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	read := func(n int) {
+		for i := 0; i < n; i++ {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(b) != "ok" {
+				t.Fatalf("answer %d: %d %q", i, resp.StatusCode, b)
+			}
+		}
+	}
+	for i := 0; i < 3; i++ {
+		io.WriteString(c, get)
+		read(1)
+		time.Sleep(10 * time.Millisecond) // Idle is seen before the next request
+	}
+	io.WriteString(c, get+get+get) // pipelined
+	read(3)
+	c.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := states.Load().([]http.ConnState); len(st) > 0 && st[len(st)-1] == http.StateClosed {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	want := []http.ConnState{http.StateNew}
+	for i := 0; i < 6; i++ {
+		want = append(want, http.StateActive, http.StateIdle)
+	}
+	want = append(want, http.StateClosed)
+	if got := states.Load().([]http.ConnState); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("states %v\nwant   %v", got, want)
+	}
+}
+
+// TestIdleConnectionsHoldNoBuffers: a kept-alive connection waiting for its
+// next request has given its read and write buffers back (flushAwait), so
+// many idle clients cost little memory: the live heap per idle connection,
+// client side included, stays well under the 8 KiB the two buffers take.
+func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		io.WriteString(w, "ok")
+	})
+	addr, _ := start(t, h, nil)
+	live := func() int64 {
+		var ms runtime.MemStats
+		for i := 0; i < 3; i++ { // pooled buffers go with the second collection
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	const n = 300
+	before := live()
+	conns := make([]net.Conn, n)
+	br := bufio.NewReader(nil) // one reader, reset per answer: the client side adds no buffer per connection
+	for round := 0; round < 2; round++ {
+		for i := range conns {
+			if conns[i] == nil {
+				conns[i] = dial(t, addr, 10*time.Second)
+			}
+			io.WriteString(conns[i], "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			br.Reset(conns[i])
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+				t.Fatalf("answer %q", b)
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the last answers' giving back
+	perConn := (live() - before) / n
+	t.Logf("%d bytes of live heap per idle connection (both ends)", perConn)
+	if perConn > 6<<10 {
+		t.Errorf("each idle connection keeps %d bytes of live heap", perConn)
 	}
 }

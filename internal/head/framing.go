@@ -130,7 +130,8 @@ func announcedTrailer(h http.Header, chunked bool) (http.Header, error) {
 }
 
 // Body reads a message body of known length or in chunked coding from a
-// bufio.Reader, and returns io.EOF at its end; a chunked body's trailer
+// bufio.Reader, and returns io.EOF at its end (a body of known length with
+// its last bytes); a chunked body's trailer
 // fields are then set in the header Trailer points to. The zero Body is
 // empty. A Body may be reset for the next message on the same reader.
 type Body struct {
@@ -163,8 +164,11 @@ func (b *Body) Read(p []byte) (int, error) {
 		}
 		n, err := b.br.Read(p)
 		b.n -= int64(n)
-		if err == io.EOF && b.n > 0 {
+		switch {
+		case err == io.EOF && b.n > 0:
 			err = io.ErrUnexpectedEOF
+		case err == nil && b.n == 0:
+			err = io.EOF // with the last bytes, as net/http's bodies do: the reader knows it is done without another call
 		}
 		return n, err
 	}

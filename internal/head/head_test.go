@@ -176,6 +176,12 @@ func TestBody(t *testing.T) {
 	if rest, _ := io.ReadAll(br); string(rest) != "next" {
 		t.Fatalf("a length body read past its end: %q left", rest)
 	}
+	// The last bytes come with io.EOF: no further call is needed to learn
+	// the body ended.
+	b.Length(bufio.NewReaderSize(strings.NewReader("hellonext"), 64), 5)
+	if n, err := b.Read(make([]byte, 16)); n != 5 || err != io.EOF {
+		t.Fatalf("one read of a length body: %d, %v; want 5, EOF", n, err)
+	}
 	b.Length(bufio.NewReader(strings.NewReader("hel")), 5)
 	if _, err := io.ReadAll(&b); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short length body: %v", err)

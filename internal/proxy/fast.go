@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/deadline"
+	"github.com/webrouter/webrouter/internal/head"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
 
@@ -18,7 +19,9 @@ import (
 // proxy's own HTTP/1.1 connection pool, on the request's goroutine: the
 // client's headers are written straight to the backend connection (no
 // request clone, no per-connection goroutines, no channel hand-offs), and
-// the answer is streamed back. Upgrades (WebSocket) take the ReverseProxy
+// the answer is streamed back. A request without a streamed body is
+// written and its answer awaited in one hand-over to the netpoller
+// (package await), which spares a read that would find nothing yet. Upgrades (WebSocket) take the ReverseProxy
 // path. Both paths share picking, retries and passive health (exchange).
 
 // errStale marks a kept-alive connection the backend had closed: nothing of
@@ -33,7 +36,7 @@ const (
 
 // inlineBody is the largest request body of known length that is read
 // whole before it is sent (see forward); it fits a pooled buffer and, with
-// the head, the backend connection's write buffer.
+// the head, a lent write buffer (writeBuffer).
 const inlineBody = 24 << 10
 
 // bodyGrace is how long an answer waits for its request body's writer
@@ -103,7 +106,7 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 			return resp, c, nil
 		}
 		x.use(nil)
-		c.Close()
+		p.pool.discard(c)
 		if errors.Is(err, errStale) && retry == 0 && !x.body.sent() {
 			continue
 		}
@@ -120,38 +123,54 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 // read the whole body — and x.bodyDone reports how that went. now, the
 // wall clock just before, starts the response timeout.
 func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string, now time.Time) (*backendResponse, error) {
-	writeHead(c.bw, x, r, target)
-	c.bw.Write(x.inline)
-	if x.body == nil || c.reused {
-		// Without a body the request is complete; with one, learn that a
-		// kept-alive connection is dead before the client's body is
-		// consumed, so the request can still be retried.
-		if err := c.bw.Flush(); err != nil {
+	if p.responseTimeout > 0 {
+		c.rd.Renew(now, p.responseTimeout)
+	}
+	hb := p.pool.head()
+	*hb = append(appendHead(*hb, x, r, target), x.inline...)
+	if x.body == nil {
+		// The request is complete: written, and the answer awaited, at
+		// once.
+		err := c.writeAwait(p.pool, hb)
+		if err != nil {
 			if c.reused {
 				return nil, fmt.Errorf("%w: %v", errStale, err)
 			}
 			return nil, fmt.Errorf("send request: %w", err)
 		}
-	}
-	if x.body != nil {
+	} else {
+		bw := p.pool.writer(c)
+		bw.Write(*hb)
+		p.pool.releaseHead(hb)
+		if c.reused {
+			// Learn that a kept-alive connection is dead before the
+			// client's body is consumed, so the request can still be
+			// retried.
+			if err := bw.Flush(); err != nil {
+				p.pool.release(bw)
+				return nil, fmt.Errorf("%w: %v", errStale, err)
+			}
+		}
 		done := make(chan error, 1)
 		x.bodyDone = done
 		go func() {
 			bp := p.bufs.Get().(*[]byte)
 			defer p.bufs.Put(bp)
-			err := writeBody(c.bw, x.body, r.ContentLength, *bp)
+			err := writeBody(bw, x.body, r.ContentLength, *bp)
 			if err == nil {
-				err = c.bw.Flush()
+				err = bw.Flush()
 			}
+			p.pool.release(bw)
 			done <- err
 		}()
 	}
-	if p.responseTimeout > 0 {
-		c.rd.Renew(now, p.responseTimeout)
-	}
+	p.pool.lendReader(c)
 	resp := &c.resp
 	for {
 		err := readResponse(c.br, r.Method, resp)
+		if errors.Is(err, head.ErrTooLarge) && p.pool.grow(c) {
+			err = readResponse(c.br, r.Method, resp)
+		}
 		if err != nil {
 			if berr := x.waitBody(c, false); berr != nil && !isTimeout(err) {
 				err = fmt.Errorf("send request body: %w", berr)
@@ -239,7 +258,7 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 		c.reused = false
 		p.pool.put(c)
 	} else {
-		c.Close()
+		p.pool.discard(c)
 	}
 	if err != nil {
 		x.err = err

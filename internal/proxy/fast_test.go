@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,7 +281,8 @@ func TestResponseTimeoutOnAKeptAliveConnection(t *testing.T) {
 // TestRawBackendAnswers sends answers that net/http's server would never
 // write, from a raw socket: the malformed ones become a 502 and spoil
 // nothing for the next request; an HTTP/1.0 answer that ends with its
-// connection passes whole.
+// connection passes whole; a connection on which the backend sent more
+// than the answer is not reused.
 func TestRawBackendAnswers(t *testing.T) {
 	answers := map[string]string{
 		"/fold":   "HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
@@ -289,6 +291,9 @@ func TestRawBackendAnswers(t *testing.T) {
 		"/te":     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
 		"/http10": "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
 		"/ok":     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		// More than the answer: the connection must not be reused, or the
+		// next request would read the rest as its answer.
+		"/extra": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 418 Unasked\r\nContent-Length: 2\r\n\r\nok",
 	}
 	addr := testbed.ServeTCP(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
@@ -313,13 +318,66 @@ func TestRawBackendAnswers(t *testing.T) {
 		body string
 	}{
 		{"/fold", 502, ""}, {"/ok", 200, "ok"}, {"/big", 502, ""}, {"/space", 502, ""}, {"/te", 502, ""},
-		{"/http10", 200, "until the end"}, {"/ok", 200, "ok"},
+		{"/http10", 200, "until the end"}, {"/ok", 200, "ok"}, {"/extra", 200, "ok"}, {"/ok", 200, "ok"},
 	} {
 		resp := r.do("GET", "raw.test", tt.path, nil)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != tt.code || tt.code == 200 && string(b) != tt.body {
 			t.Errorf("%s: %d %q, want %d %q", tt.path, resp.StatusCode, b, tt.code, tt.body)
+		}
+	}
+}
+
+// TestHeadLargerThanTheReadBuffer: a response head that outgrows a backend
+// connection's first read buffer (readBuffer) but not maxHead passes whole,
+// body and all, and the connection, its buffer grown, serves the next
+// requests; a head beyond maxHead is still refused.
+func TestHeadLargerThanTheReadBuffer(t *testing.T) {
+	mid := strings.Repeat("m", readBuffer+4<<10)
+	answers := map[string]string{
+		// The body starts inside the first buffer's worth and ends beyond it.
+		"/mid": "HTTP/1.1 200 OK\r\nX-Mid: " + mid + "\r\nContent-Length: 5000\r\n\r\n" + strings.Repeat("b", 5000),
+		"/ok":  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"/big": "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", maxHead) + "\r\nContent-Length: 2\r\n\r\nok",
+	}
+	var conns atomic.Int32
+	addr := testbed.ServeTCP(t, func(c net.Conn) {
+		conns.Add(1)
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil {
+				return
+			}
+		}
+	})
+	r := newRig(t, TransportOptions{})
+	r.service("raw", catalog.ServiceSpec{Mountpoints: []string{"raw.test"}, MaxFails: new(int)})
+	r.instance("raw", "a", addr, 10)
+	for i, path := range []string{"/mid", "/ok", "/mid", "/mid", "/ok", "/big", "/ok"} {
+		resp := r.do("GET", "raw.test", path, nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch path {
+		case "/mid":
+			if resp.StatusCode != 200 || resp.Header.Get("X-Mid") != mid || string(b) != strings.Repeat("b", 5000) {
+				t.Errorf("%d %s: %d, X-Mid of %d bytes, body of %d bytes", i, path, resp.StatusCode, len(resp.Header.Get("X-Mid")), len(b))
+			}
+		case "/ok":
+			if resp.StatusCode != 200 || string(b) != "ok" {
+				t.Errorf("%d %s: %d %q", i, path, resp.StatusCode, b)
+			}
+		case "/big":
+			if resp.StatusCode != 502 {
+				t.Errorf("%d %s: %d, want 502", i, path, resp.StatusCode)
+			}
+		}
+		if i == 4 && conns.Load() != 1 {
+			t.Errorf("after %d requests: %d backend connections, want the one, reused", i+1, conns.Load())
 		}
 	}
 }

@@ -2,23 +2,30 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/webrouter/webrouter/internal/await"
 	"github.com/webrouter/webrouter/internal/deadline"
 )
 
-// backendConn is one kept-alive HTTP/1.1 connection to a backend address,
-// with its buffers.
+// backendConn is one kept-alive HTTP/1.1 connection to a backend address.
+// It has no buffers of its own: a request is built and written through
+// buffers lent by the pool for as long as the writing takes, and the answer
+// is read through a read buffer lent once it has begun to arrive (after
+// writeAwait) until it has been passed on (pool.lendReader). A connection
+// waiting for its answer, or idle, holds none; the few buffers in use at a
+// time are the pool's most recently used, still in the CPU's caches.
 type backendConn struct {
 	net.Conn
-	list   *idleList // its pool's list for its address
-	br     *bufio.Reader
-	bw     *bufio.Writer
+	list   *idleList       // its pool's list for its address
+	br     *bufio.Reader   // lent while an answer is read; nil otherwise
 	reused bool            // it served a request before this one
 	idle   time.Time       // when it went back to the pool
 	rd     deadline.Read   // the response timeout (see send)
@@ -27,18 +34,35 @@ type backendConn struct {
 	raw    syscall.RawConn       // for alive; nil: not a socket
 	peek   func(fd uintptr) bool // alive's probe, made once
 	peekOK bool                  // its result
+	aw     *await.Conn           // writes a request and awaits its answer; nil: not a socket
+	head   *[]byte               // the lent buffer writeAwait is writing
+	done   func()                // gives it back once written, made once
 }
 
 // pool keeps idle backend connections per address. Get and put take a
 // mutex per address (the lists are found without a lock); connections
-// found closed by the backend are dropped.
+// found closed by the backend are dropped. It also lends the buffers
+// requests are written through and answers read through.
 type pool struct {
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
-	bufSize     int
-	byAddr      sync.Map // address → *idleList
+	byAddr      sync.Map  // address → *idleList
+	heads       sync.Pool // *[]byte of writeBuffer bytes' capacity
+	writers     sync.Pool // *bufio.Writer of writeBuffer bytes
+	readers     sync.Pool // *bufio.Reader of readBuffer bytes
 }
+
+// Buffer sizes. A read buffer holds a response head whole
+// (head.ReadBlock): it is readBuffer bytes, enough for nearly every head,
+// and is replaced by one of maxHead for a larger one (pool.grow); a head
+// larger than maxHead is refused. A request's head and a small body
+// (inlineBody) go out in one write through a writeBuffer.
+const (
+	readBuffer  = 16 << 10
+	maxHead     = 32 << 10
+	writeBuffer = 32 << 10
+)
 
 type idleList struct {
 	mu    sync.Mutex
@@ -46,7 +70,10 @@ type idleList struct {
 }
 
 func newPool(o TransportOptions) *pool {
-	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout, bufSize: 32 << 10}
+	p := &pool{maxIdle: o.IdleConnsPerHost, idleTimeout: o.IdleConnTimeout}
+	p.heads.New = func() any { b := make([]byte, 0, writeBuffer); return &b }
+	p.writers.New = func() any { return bufio.NewWriterSize(nil, writeBuffer) }
+	p.readers.New = func() any { return bufio.NewReaderSize(nil, readBuffer) }
 	p.dialer = net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if p.idleTimeout == 0 {
 		p.idleTimeout = 90 * time.Second
@@ -94,8 +121,10 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 	if err != nil {
 		return nil, &dialError{err: err}
 	}
-	c := &backendConn{Conn: nc, list: l, br: bufio.NewReaderSize(nc, p.bufSize), bw: bufio.NewWriterSize(nc, p.bufSize)}
+	c := &backendConn{Conn: nc, list: l}
 	c.rd.Init(nc)
+	c.aw = await.New(nc)
+	c.done = func() { p.releaseHead(c.head); c.head = nil }
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -114,8 +143,13 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 }
 
 // put returns a connection whose exchange ended cleanly; beyond maxIdle it
-// is closed.
+// is closed, and so is one whose backend sent more than the answer.
 func (p *pool) put(c *backendConn) {
+	if c.br != nil && c.br.Buffered() > 0 {
+		p.discard(c)
+		return
+	}
+	p.returnReader(c)
 	c.idle = time.Now()
 	l := c.list
 	l.mu.Lock()
@@ -127,6 +161,99 @@ func (p *pool) put(c *backendConn) {
 	if c != nil {
 		c.Close()
 	}
+}
+
+// head lends an empty buffer to build a request's head (and a small body)
+// in; give it back with releaseHead.
+func (p *pool) head() *[]byte {
+	return p.heads.Get().(*[]byte)
+}
+
+// releaseHead takes back a buffer lent by head.
+func (p *pool) releaseHead(b *[]byte) {
+	if cap(*b) == writeBuffer { // one grown past it is left to the GC
+		*b = (*b)[:0]
+		p.heads.Put(b)
+	}
+}
+
+// writer lends a write buffer that writes to c; give it back with release
+// once flushed (or failed).
+func (p *pool) writer(c net.Conn) *bufio.Writer {
+	bw := p.writers.Get().(*bufio.Writer)
+	bw.Reset(c)
+	return bw
+}
+
+// release takes back a lent write buffer; what it still holds is dropped.
+func (p *pool) release(bw *bufio.Writer) {
+	bw.Reset(nil)
+	p.writers.Put(bw)
+}
+
+// writeAwait writes a complete request, built in a buffer lent by head,
+// and waits for its answer to begin (package await); the buffer goes back
+// to the pool as soon as it is written, not after the wait. It returns the
+// write's error.
+func (c *backendConn) writeAwait(p *pool, hb *[]byte) error {
+	var err error
+	if c.aw == nil {
+		_, err = c.Conn.Write(*hb)
+		p.releaseHead(hb)
+		return err
+	}
+	c.head = hb
+	_, err = c.aw.WriteAwait(*hb, c.done)
+	if c.head != nil { // not written whole
+		c.done()
+	}
+	return err
+}
+
+// lendReader gives c a read buffer for the answer, if it has none.
+func (p *pool) lendReader(c *backendConn) {
+	if c.br == nil {
+		c.br = p.readers.Get().(*bufio.Reader)
+		c.br.Reset(c.Conn)
+	}
+}
+
+// returnReader takes back c's read buffer; what it still holds is dropped.
+// A grown one is left to the GC.
+func (p *pool) returnReader(c *backendConn) {
+	if c.br == nil {
+		return
+	}
+	if c.br.Size() == readBuffer {
+		c.br.Reset(nil)
+		p.readers.Put(c.br)
+	}
+	c.br = nil
+}
+
+// discard closes a connection that is not to be reused.
+func (p *pool) discard(c *backendConn) {
+	p.returnReader(c)
+	c.Close()
+}
+
+// grow replaces c's read buffer, when smaller than maxHead, by one of
+// maxHead bytes, keeping what it held, and reports whether it did: a
+// response head that did not fit may then be read again.
+func (p *pool) grow(c *backendConn) bool {
+	if c.br.Size() >= maxHead {
+		return false
+	}
+	held := buffered(c.br)
+	p.returnReader(c)
+	c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), c.Conn), maxHead)
+	return true
+}
+
+// buffered returns a copy of what br holds.
+func buffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Clone(b)
 }
 
 // closeIdle closes every idle connection.

@@ -20,8 +20,9 @@ import (
 // same body, trailers included, except where RFC 9112 lets an
 // intermediary refuse what a client may tolerate; these are refused
 // (the client then gets 502):
-//   - a head that does not fit the read buffer (32 KiB; nginx's default
-//     limit is 4–8 KiB);
+//   - a head larger than maxHead (32 KiB; nginx's default limit is
+//     4–8 KiB): the connection's read buffer starts smaller and grows to
+//     maxHead for such a head (backendConn.grow);
 //   - a field folded over several lines (obs-fold);
 //   - a field name that is not a token (a space before the colon);
 //   - a status code other than three digits from 100 to 999;

@@ -77,47 +77,49 @@ func requestTarget(x *exchange, r *http.Request) string {
 	return target
 }
 
-// writeHead writes the request line and headers of the backend request:
-// the client's headers less hop-by-hop and replaced ones, the forwarding
-// headers, and the body's framing.
-func writeHead(bw *bufio.Writer, x *exchange, r *http.Request, target string) {
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(r.Host)
-	bw.WriteString("\r\n")
+// appendHead appends the request line and headers of the backend request
+// to b: the client's headers less hop-by-hop and replaced ones, the
+// forwarding headers, and the body's framing.
+func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, target...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.Host...)
+	b = append(b, "\r\n"...)
 	tokens := connectionTokens(r.Header)
 	for k, vv := range r.Header {
 		if hop(k) || replaced(k) || listed(k, tokens) {
 			continue
 		}
 		for _, v := range vv {
-			writeField(bw, k, v)
+			b = appendField(b, k, v)
 		}
 	}
 	if te := r.Header["Te"]; len(te) > 0 && strings.Contains(strings.ToLower(strings.Join(te, ",")), "trailers") {
-		writeField(bw, "Te", "trailers")
+		b = appendField(b, "Te", "trailers")
 	}
 	for _, f := range x.forwardHeaders(r) {
 		if f.value != "" {
-			writeField(bw, f.key, f.value)
+			b = appendField(b, f.key, f.value)
 		}
 	}
 	switch {
 	case r.ContentLength > 0:
-		writeField(bw, "Content-Length", strconv.FormatInt(r.ContentLength, 10))
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
 	case r.ContentLength < 0:
-		writeField(bw, "Transfer-Encoding", "chunked")
+		b = appendField(b, "Transfer-Encoding", "chunked")
 	}
-	bw.WriteString("\r\n")
+	return append(b, "\r\n"...)
 }
 
-func writeField(bw *bufio.Writer, k, v string) {
-	bw.WriteString(k)
-	bw.WriteString(": ")
-	bw.WriteString(v)
-	bw.WriteString("\r\n")
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
 }
 
 // writeBody streams the client's body to the backend in the framing

@@ -1,0 +1,108 @@
+// Package await writes a message on a TCP connection and then waits for
+// the connection to turn readable — the answer to come — in one hand-over
+// to Go's netpoller.
+//
+// A Go read on a socket always tries the read first: right after a request
+// (or a response, on a kept-alive client connection) has been written, the
+// answer (the next request) has not come yet, so that read fails with
+// EAGAIN before the goroutine parks. That is one wasted system call per
+// exchange. Waiting without reading first is not safe through the net
+// package: a readiness the netpoller took before the wait began would be
+// lost. Conn.WriteAwait does the write from inside RawConn.Read's
+// callback, after the wait has been prepared, so that nothing is lost; the
+// read that follows finds data.
+//
+// Contract: WriteAwait returns the write's error only. When the wait ends
+// for another reason than data (a read deadline passed, a deadline pulled
+// to interrupt, the connection closed), it returns nil after a complete
+// write; the read that follows meets the same condition. A write the socket
+// cannot take whole at once is finished by the connection's own Write,
+// without the wait.
+package await
+
+import (
+	"net"
+	"os"
+	"syscall"
+)
+
+// Conn is a connection's writer-and-waiter. It is used by one goroutine at
+// a time, and no other goroutine may read from the connection during
+// WriteAwait (writes may go on: the callback holds the read side).
+type Conn struct {
+	nc  net.Conn
+	raw syscall.RawConn
+	fn  func(fd uintptr) bool // step, made once
+
+	// One call's state.
+	b     []byte
+	n     int
+	err   error
+	wrote bool
+	after func()
+}
+
+// New returns the writer-and-waiter of nc, or nil when nc is not a socket
+// whose descriptor can be reached (then write and read as usual).
+func New(nc net.Conn) *Conn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	c := &Conn{nc: nc, raw: raw}
+	c.fn = c.step
+	return c
+}
+
+// WriteAwait writes b whole, calls after (if not nil) once it is written,
+// then waits until the connection is readable (see the package comment).
+// n is how much of b was written.
+func (c *Conn) WriteAwait(b []byte, after func()) (n int, err error) {
+	c.b, c.n, c.err, c.wrote, c.after = b, 0, nil, false, after
+	rerr := c.raw.Read(c.fn)
+	n, err, wrote := c.n, c.err, c.wrote
+	c.b, c.after = nil, nil
+	switch {
+	case err != nil:
+		return n, err
+	case !wrote: // the wait could not begin (closed, deadline passed): nothing written
+		return 0, rerr
+	case n < len(b): // the socket's buffer filled up: no wait
+		m, err := c.nc.Write(b[n:])
+		if err == nil && after != nil {
+			after()
+		}
+		return n + m, err
+	}
+	return n, nil
+}
+
+// step is the RawConn.Read callback: the first call writes and asks to
+// wait; the next, after the wait, reports the connection readable.
+func (c *Conn) step(fd uintptr) bool {
+	if c.wrote {
+		return true
+	}
+	c.wrote = true
+	for c.n < len(c.b) {
+		m, e := syscall.Write(int(fd), c.b[c.n:])
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return true // finished by WriteAwait, without the wait
+		case e != nil:
+			c.err = os.NewSyscallError("write", e)
+			return true
+		}
+		c.n += m
+	}
+	if c.after != nil {
+		c.after()
+	}
+	return false
+}

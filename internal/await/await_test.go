@@ -1,0 +1,178 @@
+package await
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// pair returns the two ends of a loopback TCP connection.
+func pair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-acc
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// TestWriteThenAnswer: the message arrives whole, after runs once the write
+// is done and before the answer, and WriteAwait returns only when the
+// answer can be read; the same Conn serves call after call.
+func TestWriteThenAnswer(t *testing.T) {
+	c, s := pair(t)
+	aw := New(c)
+	if aw == nil {
+		t.Fatal("no awaiter for a TCP connection")
+	}
+	for round := 0; round < 2; round++ {
+		answered := make(chan time.Time, 1)
+		go func() {
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "hello" {
+				t.Errorf("server read %q, %v", buf, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			answered <- time.Now()
+			s.Write([]byte("world"))
+		}()
+		var afterAt time.Time
+		n, err := aw.WriteAwait([]byte("hello"), func() { afterAt = time.Now() })
+		returned := time.Now()
+		if n != 5 || err != nil {
+			t.Fatalf("round %d: WriteAwait = %d, %v", round, n, err)
+		}
+		at := <-answered
+		if afterAt.IsZero() || !afterAt.Before(at) {
+			t.Errorf("round %d: after ran at %v, the answer came at %v", round, afterAt, at)
+		}
+		if returned.Before(at) {
+			t.Errorf("round %d: returned %v before the answer was sent", round, at.Sub(returned))
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "world" {
+			t.Fatalf("round %d: read %q, %v", round, buf, err)
+		}
+	}
+}
+
+// TestDeadlineEndsTheWait: a read deadline ends the wait; the write's
+// success is what WriteAwait reports, and the read that follows times out.
+func TestDeadlineEndsTheWait(t *testing.T) {
+	c, s := pair(t)
+	aw := New(c)
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	n, err := aw.WriteAwait([]byte("ping"), nil)
+	if n != 4 || err != nil {
+		t.Fatalf("WriteAwait = %d, %v; want 4, nil", n, err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond || d > 5*time.Second {
+		t.Errorf("waited %v for a 50ms deadline", d)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read after the wait: %v, want the deadline", err)
+	}
+	buf := make([]byte, 4)
+	s.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("server read %q, %v", buf, err)
+	}
+}
+
+// TestPassedDeadlineWritesNothing: when the wait cannot begin, nothing is
+// written and the reason is returned.
+func TestPassedDeadlineWritesNothing(t *testing.T) {
+	c, s := pair(t)
+	aw := New(c)
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	if n, err := aw.WriteAwait([]byte("ping"), func() { t.Error("after ran") }); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("WriteAwait = %d, %v; want 0 and the deadline", n, err)
+	}
+	s.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := s.Read(make([]byte, 4)); n != 0 {
+		t.Errorf("server read %d bytes (%v), want none", n, err)
+	}
+}
+
+// TestPeerCloses: the peer's close ends the wait (end of stream is
+// readable) and a write to a reset connection fails.
+func TestPeerCloses(t *testing.T) {
+	c, s := pair(t)
+	aw := New(c)
+	go func() {
+		io.ReadFull(s, make([]byte, 4))
+		s.Close()
+	}()
+	if n, err := aw.WriteAwait([]byte("ping"), nil); n != 4 || err != nil {
+		t.Fatalf("WriteAwait = %d, %v", n, err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read after the peer closed: %v, want EOF", err)
+	}
+	var err error
+	for i := 0; i < 10 && err == nil; i++ { // the first write may still be taken; then the reset
+		_, err = aw.WriteAwait([]byte("ping"), nil)
+	}
+	if err == nil {
+		t.Error("writes to a closed peer kept succeeding")
+	}
+}
+
+// TestLargerThanTheSocketTakes: a message the socket buffer cannot take at
+// once is written whole all the same (without the wait).
+func TestLargerThanTheSocketTakes(t *testing.T) {
+	c, s := pair(t)
+	c.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	s.(*net.TCPConn).SetReadBuffer(16 << 10)
+	aw := New(c)
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let the buffers fill
+		b, _ := io.ReadAll(s)
+		got <- b
+	}()
+	afterRan := false
+	n, err := aw.WriteAwait(msg, func() { afterRan = true })
+	if n != len(msg) || err != nil {
+		t.Fatalf("WriteAwait = %d of %d, %v", n, len(msg), err)
+	}
+	if !afterRan {
+		t.Error("after did not run")
+	}
+	c.Close()
+	if b := <-got; !bytes.Equal(b, msg) {
+		t.Errorf("server got %d bytes, want the %d written", len(b), len(msg))
+	}
+}
+
+// TestNotASocket: a connection without a descriptor has no awaiter.
+func TestNotASocket(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if New(a) != nil {
+		t.Error("net.Pipe got an awaiter")
+	}
+}
