@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,28 @@ func TestExportTree(t *testing.T) {
 	}
 	if err := exportTree(root, "no-such-revision", t.TempDir()); err == nil {
 		t.Fatal("a revision that does not exist was exported")
+	}
+}
+
+// TestSummarySpread: the summary pairs the rounds of webrouter and a peer
+// and shows the range of their ratios next to the ratio of the medians; a
+// failed run drops its round's pair.
+func TestSummarySpread(t *testing.T) {
+	run := func(rps int64) sample { return sample{wrk: wrkResult{Requests: rps, DurationUS: 1e6}} }
+	r := &report{opts: options{rounds: 3, proxies: []string{"webrouter", "nginx"}, cases: []benchCase{{name: "small"}}},
+		samples: map[string]map[string][]sample{"small": {
+			"webrouter": {run(90), run(110), run(100)},
+			"nginx":     {run(100), run(100), {err: "nginx died"}},
+		}}}
+	if got, want := r.pairedRatios("small", "nginx"), []float64{0.9, 1.1}; !slices.Equal(got, want) {
+		t.Errorf("paired ratios %v, want %v", got, want)
+	}
+	var b strings.Builder
+	r.summaryTable(&b)
+	if want := "| small | 100 | 1.00× (0.90–1.10) |"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	if spread([]float64{1.2}) != "" {
+		t.Error("a single pair has no spread")
 	}
 }

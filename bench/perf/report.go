@@ -213,12 +213,18 @@ func (r *report) peers() []string {
 }
 
 // summaryTable is one line per case: webrouter's req/s and its ratio to
-// each peer.
+// each peer (of the medians), with the range of the ratios of the rounds
+// taken pair by pair: the spread says how much of a ratio is the shared
+// machine's noise.
 func (r *report) summaryTable(b *strings.Builder) {
 	if !contains(r.opts.proxies, "webrouter") {
 		return
 	}
-	b.WriteString("\n## Summary: webrouter req/s ÷ peer req/s (> 1: webrouter faster)\n\n| case | webrouter req/s |")
+	b.WriteString("\n## Summary: webrouter req/s ÷ peer req/s (> 1: webrouter faster)\n\n")
+	if r.opts.rounds > 1 {
+		b.WriteString("The ratio of the medians; in brackets the lowest and highest ratio of one round's pair of runs.\n\n")
+	}
+	b.WriteString("| case | webrouter req/s |")
 	for _, p := range r.peers() {
 		fmt.Fprintf(b, " ÷ %s |", p)
 	}
@@ -227,10 +233,33 @@ func (r *report) summaryTable(b *strings.Builder) {
 		wr := r.stats(c.name, "webrouter")
 		fmt.Fprintf(b, "| %s | %.0f |", c.name, wr.rps)
 		for _, p := range r.peers() {
-			fmt.Fprintf(b, " %s |", ratio(wr.rps, r.stats(c.name, p).rps))
+			fmt.Fprintf(b, " %s%s |", ratio(wr.rps, r.stats(c.name, p).rps), spread(r.pairedRatios(c.name, p)))
 		}
 		b.WriteString("\n")
 	}
+}
+
+// pairedRatios are webrouter's req/s ÷ peer's req/s round by round, over
+// the rounds both ran without failing.
+func (r *report) pairedRatios(c, peer string) []float64 {
+	wr, ps := r.samples[c]["webrouter"], r.samples[c][peer]
+	var out []float64
+	for i := range min(len(wr), len(ps)) {
+		a, b := wr[i], ps[i]
+		if a.err == "" && b.err == "" && a.wrk.rps() > 0 && b.wrk.rps() > 0 {
+			out = append(out, a.wrk.rps()/b.wrk.rps())
+		}
+	}
+	return out
+}
+
+// spread formats the range of ratios as " (lo–hi)", or "" for fewer than
+// two.
+func spread(rs []float64) string {
+	if len(rs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2f–%.2f)", slices.Min(rs), slices.Max(rs))
 }
 
 // caseTable is one row per proxy with the medians and webrouter/peer
