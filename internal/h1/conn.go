@@ -99,6 +99,7 @@ type conn struct {
 
 	hijacked bool
 	base     *http.Request // carries the context every request of the connection copies
+	slot     *slot         // lent with the buffers (lend, giveBack)
 
 	// An answer's end left buffered by finish, for flushAwait.
 	held bool
@@ -161,9 +162,47 @@ func (c *conn) close() {
 	c.giveBack()
 }
 
-// lend gives the connection a read and a write buffer from the server's
-// pools, where it has none.
+// slot is what one request needs besides the buffers: the request, the
+// response writer and their header maps. It is lent and given back with
+// the buffers; on a busy connection it serves one request after another,
+// cleared in between (recycle). Hence the contract that a handler keeps
+// none of these once it has returned.
+type slot struct {
+	req  http.Request
+	w    response
+	reqH http.Header // cleared; nil: none
+	resH http.Header // cleared; nil: none
+}
+
+// maxKeptFields bounds the header maps a slot keeps: a map grown for an
+// unusual head is dropped rather than held by an idle connection.
+const maxKeptFields = 32
+
+// recycle makes the slot ready for the connection's next request once the
+// handler of req (whose header map was reqH) and its response w are done.
+func (c *conn) recycle(reqH http.Header) {
+	sl := c.slot
+	if resH := sl.w.h; resH != nil && len(resH) <= maxKeptFields {
+		clear(resH)
+		sl.resH = resH
+	}
+	if reqH != nil && len(reqH) <= maxKeptFields {
+		clear(reqH)
+		sl.reqH = reqH
+	}
+	sl.req, sl.w = http.Request{}, response{}
+}
+
+// lend gives the connection a read and a write buffer and a slot from the
+// server's pools, where it has none.
 func (c *conn) lend() {
+	if c.slot == nil {
+		if v := c.s.slots.Get(); v != nil {
+			c.slot = v.(*slot)
+		} else {
+			c.slot = new(slot)
+		}
+	}
 	if c.br == nil {
 		if v := c.s.readers.Get(); v != nil {
 			c.br = v.(*bufio.Reader)
@@ -182,9 +221,13 @@ func (c *conn) lend() {
 	}
 }
 
-// giveBack returns the connection's buffers to the server's pools; what
-// they hold is dropped.
+// giveBack returns the connection's buffers and slot to the server's
+// pools; what the buffers hold is dropped.
 func (c *conn) giveBack() {
+	if c.slot != nil {
+		c.s.slots.Put(c.slot)
+		c.slot = nil
+	}
 	if c.br != nil {
 		c.br.Reset(nil)
 		c.s.readers.Put(c.br)
@@ -359,13 +402,17 @@ func (c *conn) reject(err error) {
 // handle runs the handler on req and reports whether the connection can
 // carry another request.
 func (c *conn) handle(req *http.Request) (keep bool) {
-	w := &response{c: c, req: req, cl: -1}
+	w := &c.slot.w
+	*w = response{c: c, req: req, cl: -1, h: c.slot.resH}
+	c.slot.resH = nil
+	reqH := req.Header
 	if req.Body != nil && req.Body != http.NoBody {
 		b := &body{rc: req.Body, c: c, w: w}
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
 			if e, ok := req.Header["Expect"]; ok {
 				if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
 					c.reject(statusError{http.StatusExpectationFailed, "417 Expectation Failed"})
+					c.recycle(reqH)
 					return false
 				}
 				b.expect = true
@@ -383,7 +430,9 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	if req.Method == "OPTIONS" && req.RequestURI == "*" {
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)
-		return w.finish()
+		keep := w.finish()
+		c.recycle(reqH)
+		return keep
 	}
 	c.arm(w.body, req.Header["Upgrade"] == nil)
 	defer func() {
@@ -393,6 +442,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 			if v != http.ErrAbortHandler {
 				c.s.log().Error("panic serving a request", "client", c.remote, "url", req.RequestURI, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			}
+			c.slot = nil // what the handler left running may still use it
 			keep = false
 		}
 	}()
@@ -400,9 +450,12 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	c.setCutter(nil)
 	c.disarm()
 	if c.hijacked {
+		c.slot = nil // the hijacker may go on using the request
 		return false
 	}
-	return w.finish() && !c.gone.Load() && c.ctx.Err() == nil
+	keep = w.finish() && !c.gone.Load() && c.ctx.Err() == nil
+	c.recycle(reqH)
+	return keep
 }
 
 // arm starts the client watch of the request with body b (nil: none);

@@ -55,7 +55,11 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	if justAuthority {
 		u.Scheme = ""
 	}
-	h := make(http.Header, strings.Count(fields, "\n"))
+	h := c.slot.reqH // cleared (recycle)
+	c.slot.reqH = nil
+	if h == nil {
+		h = make(http.Header, strings.Count(fields, "\n"))
+	}
 	if err := head.ParseFields(fields, h); err != nil {
 		return nil, err
 	}
@@ -66,7 +70,7 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	if c.base == nil {
 		c.base = (&http.Request{}).WithContext(c.ctx)
 	}
-	req := new(http.Request)
+	req := &c.slot.req
 	*req = *c.base // the connection's context (unexported: copied, not set)
 	req.Method, req.URL, req.RequestURI, req.Header = method, u, target, h
 	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, major, minor

@@ -102,7 +102,7 @@ func compareRequest(t *testing.T, data []byte) {
 		stdBody, stdBodyErr = io.ReadAll(std.Body)
 	}
 
-	c := &conn{br: bufio.NewReaderSize(bytes.NewReader(data), size), ctx: context.Background()}
+	c := &conn{br: bufio.NewReaderSize(bytes.NewReader(data), size), ctx: context.Background(), slot: new(slot)}
 	got, err := c.parseRequest()
 	if err != nil {
 		if stdErr == nil && !tooLarge(data, size) && !testbed.Folded(data) {

@@ -38,17 +38,6 @@ func (w *response) Header() http.Header {
 	return w.h
 }
 
-// AdoptHeader makes h the response's header map, in place of copying it
-// field by field, and reports whether it did: only while no header has
-// been set.
-func (w *response) AdoptHeader(h http.Header) bool {
-	if w.wroteHeader || len(w.h) > 0 {
-		return false
-	}
-	w.h = h
-	return true
-}
-
 func (w *response) WriteHeader(code int) {
 	if w.wroteHeader || w.c.hijacked {
 		return

@@ -39,6 +39,11 @@
 //     the request's context, without a registration per request.
 //   - A panic in the handler closes the connection; http.ErrAbortHandler
 //     does so silently, other values are logged.
+//   - Stricter than net/http: once the handler has returned (and did not
+//     hijack the connection or panic), it keeps nothing of the request —
+//     the *http.Request, its Header map, the ResponseWriter and its Header
+//     map are cleared and serve the connection's next request. Values
+//     (strings, slices of values) may be kept; they are not reused.
 //   - On a plain TCP connection that stays open, the end of an answer is
 //     written as the wait for the next request begins (package await): the
 //     read that would find nothing yet is spared. ConnState sees the
@@ -84,6 +89,7 @@ type Server struct {
 
 	readers sync.Pool
 	writers sync.Pool
+	slots   sync.Pool
 	date    atomic.Pointer[cachedDate]
 }
 

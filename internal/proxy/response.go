@@ -34,7 +34,8 @@ import (
 
 // backendResponse is a response head read by readResponse, and its body.
 // It belongs to its connection and is overwritten by the next response
-// read there.
+// read there, Header included: that map is cleared and refilled, so it
+// must not be handed on (its values may be).
 type backendResponse struct {
 	StatusCode    int
 	Header        http.Header
@@ -72,9 +73,15 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !digit(code[1]) || !digit(code[2]) {
 		return fmt.Errorf("malformed HTTP status code %s", head.Quote(code))
 	}
+	h := r.Header // the previous response's, reused (see backendResponse)
+	if h == nil || len(h) > maxKeptFields {
+		h = make(http.Header, strings.Count(fields, "\n"))
+	} else {
+		clear(h)
+	}
 	*r = backendResponse{
 		StatusCode:    int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0'),
-		Header:        make(http.Header, strings.Count(fields, "\n")),
+		Header:        h,
 		ContentLength: -1,
 		Body:          http.NoBody,
 	}
@@ -114,5 +121,9 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, major, minor in
 	}
 	return nil
 }
+
+// maxKeptFields bounds the header map a connection keeps for its next
+// response: one grown for an unusual head is dropped.
+const maxKeptFields = 32
 
 func digit(c byte) bool { return '0' <= c && c <= '9' }

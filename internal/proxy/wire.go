@@ -143,29 +143,16 @@ func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error
 	return nil
 }
 
-// headerAdopter is a ResponseWriter (h1's) that can take a header map
-// whole instead of having it copied in.
-type headerAdopter interface {
-	AdoptHeader(h http.Header) bool
-}
-
-// responseHead returns w's header map holding the backend's response
-// headers less hop-by-hop ones: src is stripped in place, then adopted
-// whole when w can take it (nothing set on w yet), else copied into
-// w.Header().
+// responseHead returns w's header map with the backend's response headers
+// added, less hop-by-hop ones. src is the connection's map, refilled by
+// its next response: its values are handed on, never the map.
 func responseHead(w http.ResponseWriter, src http.Header) http.Header {
 	tokens := connectionTokens(src)
-	for k := range src {
-		if hop(k) || listed(k, tokens) {
-			delete(src, k)
-		}
-	}
-	if a, ok := w.(headerAdopter); ok && a.AdoptHeader(src) {
-		return src
-	}
 	h := w.Header()
 	for k, vv := range src {
-		h[k] = vv
+		if !hop(k) && !listed(k, tokens) {
+			h[k] = vv
+		}
 	}
 	return h
 }
