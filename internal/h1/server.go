@@ -90,12 +90,15 @@ type Server struct {
 	readers sync.Pool
 	writers sync.Pool
 	slots   sync.Pool
+	workers workers
 	date    atomic.Pointer[cachedDate]
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine
 // until ln fails; it returns that error (net.ErrClosed after ln.Close).
+// The goroutine of an ended connection serves a later one (workers).
 func (s *Server) Serve(ln net.Listener) error {
+	defer s.workers.close()
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -113,10 +116,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		// The connection is known (ConnState New) before its goroutine
 		// runs, so that a drain counting connections cannot miss it.
 		cn := s.newConn(c)
-		go func() {
-			defer cn.close()
-			cn.serve()
-		}()
+		if !s.workers.give(cn) {
+			go s.work(cn)
+		}
 	}
 }
 
