@@ -126,9 +126,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // handler hijacked it). A *tls.Conn must have completed its handshake; its
 // state is every request's TLS field.
 func (s *Server) ServeConn(nc net.Conn) {
-	c := s.newConn(nc)
-	defer c.close()
-	c.serve()
+	s.newConn(nc).serveAndClose()
 }
 
 func (s *Server) log() *slog.Logger {

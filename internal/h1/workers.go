@@ -87,11 +87,17 @@ func (ws *workers) close() {
 func (s *Server) work(c *conn) {
 	w := &worker{next: make(chan *conn, 1)}
 	for c != nil {
-		c.serve() // recovers the handler's panics itself
-		c.close()
+		c.serveAndClose()
 		if !s.workers.park(w) {
 			return
 		}
 		c = <-w.next
 	}
+}
+
+// serveAndClose serves c until it ends, then closes it, also when the
+// handler ends its goroutine (runtime.Goexit; serve recovers panics).
+func (c *conn) serveAndClose() {
+	defer c.close()
+	c.serve()
 }

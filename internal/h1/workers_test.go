@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -92,6 +93,28 @@ func TestParkedGoroutinesExpire(t *testing.T) {
 	for i := range maxIdleWorkers + 1 {
 		if ok := ws.park(&worker{next: make(chan *conn, 1)}); ok != (i < maxIdleWorkers) {
 			t.Fatalf("park %d = %v", i, ok)
+		}
+	}
+}
+
+// TestHandlerGoexitClosesItsConnection: a handler that ends its goroutine
+// (runtime.Goexit, as t.FailNow does) gets no answer, but its connection
+// is closed and the server goes on serving.
+func TestHandlerGoexitClosesItsConnection(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/exit" {
+			runtime.Goexit()
+		}
+		io.WriteString(w, "ok")
+	}), nil)
+	c := dial(t, addr, 2*time.Second)
+	io.WriteString(c, "GET /exit HTTP/1.1\r\nHost: a\r\n\r\n")
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("read %q, %v; want the connection closed without an answer", b, err)
+	}
+	for range 3 {
+		if out := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"); !strings.Contains(out, "\r\nok\r\n") {
+			t.Fatalf("after the Goexit:\n%s", out)
 		}
 	}
 }
