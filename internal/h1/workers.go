@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -15,16 +16,18 @@ const (
 	// maxIdleWorkers bounds the parked goroutines (each holds its stack,
 	// about 8 KiB).
 	maxIdleWorkers = 1024
-	// maxWorkerIdle is how long a goroutine stays parked; older ones are
-	// let go, one per hand-over, so a burst's goroutines do not stay.
+	// maxWorkerIdle is how long a goroutine stays parked at least; a sweep
+	// every maxWorkerIdle, while any are parked, lets older ones go, so a
+	// burst's goroutines do not stay.
 	maxWorkerIdle = 10 * time.Second
 )
 
 // workers is the set of parked connection goroutines of one Server.
 type workers struct {
-	mu     sync.Mutex
-	idle   []*worker // the most recently parked last
-	closed bool      // Serve returned: no more parking
+	mu       sync.Mutex
+	idle     []*worker // the most recently parked last
+	closed   bool      // Serve returned: no more parking
+	sweeping bool      // a sweep is scheduled
 }
 
 // worker is a parked goroutine, waiting on next for a connection (nil:
@@ -45,18 +48,31 @@ func (ws *workers) give(c *conn) bool {
 	w := ws.idle[n-1]
 	ws.idle[n-1] = nil
 	ws.idle = ws.idle[:n-1]
-	var old *worker
-	if len(ws.idle) > 0 && time.Since(ws.idle[0].since) > maxWorkerIdle {
-		old = ws.idle[0]
-		ws.idle[0] = nil
-		ws.idle = ws.idle[1:]
-	}
 	ws.mu.Unlock()
-	if old != nil {
-		old.next <- nil
-	}
 	w.next <- c
 	return true
+}
+
+// sweep lets go the goroutines parked longer than maxWorkerIdle, and is
+// scheduled again while any stay parked.
+func (ws *workers) sweep() {
+	ws.mu.Lock()
+	cut := time.Now().Add(-maxWorkerIdle)
+	n := 0
+	for n < len(ws.idle) && ws.idle[n].since.Before(cut) {
+		n++
+	}
+	old := slices.Clone(ws.idle[:n])
+	clear(ws.idle[:n])
+	ws.idle = ws.idle[n:]
+	ws.sweeping = len(ws.idle) > 0 && !ws.closed
+	if ws.sweeping {
+		time.AfterFunc(maxWorkerIdle, ws.sweep)
+	}
+	ws.mu.Unlock()
+	for _, w := range old {
+		w.next <- nil
+	}
 }
 
 // park adds w to the parked goroutines and reports whether it was taken
@@ -69,6 +85,10 @@ func (ws *workers) park(w *worker) bool {
 	}
 	w.since = time.Now()
 	ws.idle = append(ws.idle, w)
+	if !ws.sweeping {
+		ws.sweeping = true
+		time.AfterFunc(maxWorkerIdle, ws.sweep)
+	}
 	return true
 }
 

@@ -67,9 +67,10 @@ func TestConnectionGoroutinesAreReused(t *testing.T) {
 	}
 }
 
-// TestParkedGoroutinesExpire: a goroutine parked longer than maxWorkerIdle
-// is let go at the next hand-over; the most recently parked one is the one
-// handed the connection; no more than maxIdleWorkers wait.
+// TestParkedGoroutinesExpire: a sweep lets go the goroutines parked
+// longer than maxWorkerIdle and keeps the others; the most recently parked
+// goroutine is the one handed a connection; no more than maxIdleWorkers
+// wait.
 func TestParkedGoroutinesExpire(t *testing.T) {
 	var ws workers
 	old, recent := &worker{next: make(chan *conn, 1)}, &worker{next: make(chan *conn, 1)}
@@ -77,15 +78,16 @@ func TestParkedGoroutinesExpire(t *testing.T) {
 		t.Fatal("park refused")
 	}
 	old.since = time.Now().Add(-maxWorkerIdle - time.Second)
-	c := &conn{}
-	if !ws.give(c) {
-		t.Fatal("give found no parked goroutine")
-	}
-	if got := <-recent.next; got != c {
-		t.Errorf("the most recently parked goroutine got %p, want %p", got, c)
-	}
+	ws.sweep()
 	if got := <-old.next; got != nil {
 		t.Errorf("the expired goroutine got %p, want nil (exit)", got)
+	}
+	c := &conn{}
+	if !ws.give(c) {
+		t.Fatal("give found no parked goroutine: the sweep let the recent one go")
+	}
+	if got := <-recent.next; got != c {
+		t.Errorf("the recently parked goroutine got %p, want %p", got, c)
 	}
 	if ws.give(c) {
 		t.Error("give handed a connection to a goroutine that was let go")
@@ -95,6 +97,7 @@ func TestParkedGoroutinesExpire(t *testing.T) {
 			t.Fatalf("park %d = %v", i, ok)
 		}
 	}
+	ws.close()
 }
 
 // TestHandlerGoexitClosesItsConnection: a handler that ends its goroutine
