@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,8 +56,22 @@ func sharedCluster(t *testing.T) *etcdtest.Cluster {
 
 // prefix returns a key prefix unique to the test.
 func prefix(t *testing.T) string {
-	return "/test/" + strings.NewReplacer("/", "-", " ", "-").Replace(strings.ToLower(t.Name()))
+	if p, ok := prefixes.Load(t); ok {
+		return p.(string)
+	}
+	p := fmt.Sprintf("/test/%s-%d", strings.NewReplacer("/", "-", " ", "-").Replace(strings.ToLower(t.Name())), prefixRuns.Add(1))
+	prefixes.Store(t, p)
+	t.Cleanup(func() { prefixes.Delete(t) })
+	return p
 }
+
+// prefixes holds each running test's prefix: the same for every call in
+// one test, new for each run of it (go test -count), since the shared
+// cluster keeps what an earlier run wrote.
+var (
+	prefixes   sync.Map // *testing.T → string
+	prefixRuns atomic.Int64
+)
 
 // syncBuffer is a log destination for a test.
 type syncBuffer struct {
