@@ -99,6 +99,8 @@ func TestRiseAndFall(t *testing.T) {
 	}
 	f.status.Store(302) // 3xx counts as healthy by default
 	waitFor(t, "rise again", func() bool { return h.Up(time.Now()) })
+	// The checker reports a transition just after it sets the verdict.
+	waitFor(t, "the third transition's report", func() bool { return len(tr.list()) >= 3 })
 	if got := tr.list(); fmt.Sprint(got) != "[true false true]" {
 		t.Errorf("transitions = %v, want one per change: [true false true]", got)
 	}
