@@ -165,7 +165,6 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.rd.Init(nc)
 	c.out.nc = nc
 	_, c.out.vectored = nc.(*net.TCPConn)
-	c.lend()
-	s.setState(nc, http.StateNew)
+	s.setState(nc, http.StateNew) // buffers are lent by readRequest
 	return c
 }

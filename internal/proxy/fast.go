@@ -15,14 +15,15 @@ import (
 )
 
 // The fast path forwards every request but protocol upgrades (and h2c
-// services, which go over an HTTP/2 transport) over the
-// proxy's own HTTP/1.1 connection pool, on the request's goroutine: the
-// client's headers are written straight to the backend connection (no
-// request clone, no per-connection goroutines, no channel hand-offs), and
-// the answer is streamed back. A request without a streamed body is
-// written and its answer awaited in one hand-over to the netpoller
-// (package await), which spares a read that would find nothing yet. Upgrades (WebSocket) take the ReverseProxy
-// path. Both paths share picking, retries and passive health (exchange).
+// services, which go over an HTTP/2 transport) over the proxy's own
+// HTTP/1.1 connection pool, on the request's goroutine: the client's
+// headers are written straight to the backend connection (no request
+// clone, no per-connection goroutines, no channel hand-offs), and the
+// answer is streamed back. A request without a streamed body is written
+// and its answer awaited in one hand-over to the netpoller (package
+// await), which spares a read that would find nothing yet. Upgrades
+// (WebSocket) take the ReverseProxy path. Both paths share picking,
+// retries and passive health (exchange).
 
 // errStale marks a kept-alive connection the backend had closed: nothing of
 // the request reached it.
