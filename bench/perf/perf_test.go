@@ -164,3 +164,30 @@ func TestSummarySpread(t *testing.T) {
 		t.Error("a single pair has no spread")
 	}
 }
+
+// TestBusyTicks checks that busy time is user, nice, system and steal, of
+// the cores asked for (the machine's line when none are).
+func TestBusyTicks(t *testing.T) {
+	const stat = `cpu  100 1 20 900 5 2 3 40 0 0
+cpu0 60 1 10 400 2 1 2 30 0 0
+cpu1 40 0 10 500 3 1 1 10 0 0
+intr 12345
+`
+	for _, c := range []struct {
+		cpus []int
+		want int64
+	}{
+		{nil, 100 + 1 + 20 + 40},
+		{[]int{0}, 60 + 1 + 10 + 30},
+		{[]int{1}, 40 + 0 + 10 + 10},
+		{[]int{0, 1}, 71 + 30 + 60},
+	} {
+		if got := busyTicks(stat, c.cpus); got != c.want {
+			t.Errorf("busyTicks(cpus %v) = %d, want %d", c.cpus, got, c.want)
+		}
+	}
+	// A kernel without the steal column: user, nice, system only.
+	if got := busyTicks("cpu0 7 0 3 90\n", []int{0}); got != 10 {
+		t.Errorf("without steal: %d, want 10", got)
+	}
+}

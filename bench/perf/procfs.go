@@ -105,29 +105,40 @@ func treePeakRSS(pid int) int64 {
 func rss(pid int) int64 { return statusKB(pid, "VmRSS") << 10 }
 
 // cpuBusy is the CPU time the given cores (all when cpus is empty) have
-// spent in processes since boot (user, nice, system). Interrupt and
-// softirq time (loopback packet processing, with this kernel's IRQ time
-// accounting) is left out, as it is from the per-process times it is
-// compared with.
+// spent in processes since boot (user, nice, system), plus the time the
+// hypervisor gave them to other guests while they had work (steal): on a
+// shared virtual machine that is load too, and it takes time from whatever
+// runs on the core. Interrupt and softirq time (loopback packet
+// processing, with this kernel's IRQ time accounting) is left out, as it
+// is from the per-process times it is compared with.
 func cpuBusy(cpus []int) time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0
 	}
+	return time.Duration(busyTicks(string(b), cpus)) * clockTick
+}
+
+// busyTicks is cpuBusy's sum, in clock ticks, from /proc/stat's text.
+func busyTicks(stat string, cpus []int) int64 {
 	want := map[string]bool{}
 	for _, c := range cpus {
 		want[fmt.Sprintf("cpu%d", c)] = true
 	}
 	var ticks int64
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(stat, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 4 || !(len(cpus) == 0 && f[0] == "cpu" || want[f[0]]) {
 			continue
 		}
-		for _, v := range f[1:4] {
+		fields := f[1:4]
+		if len(f) > 8 {
+			fields = append(fields[:3:3], f[8]) // steal
+		}
+		for _, v := range fields {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			ticks += n
 		}
 	}
-	return time.Duration(ticks) * clockTick
+	return ticks
 }

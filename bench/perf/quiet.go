@@ -6,9 +6,10 @@ import (
 )
 
 // The machines this benchmark runs on are shared: other jobs' builds and
-// tests take cores without warning. Each measured run therefore waits for
-// a quiet machine first, and a run during which other processes took more
-// than the threshold on the proxy's or the load's cores is repeated; the
+// tests take cores without warning, and the hypervisor gives our virtual
+// cores' time to other guests (steal). Each measured run therefore waits
+// for a quiet machine first, and a run during which others took more than
+// the threshold on the proxy's or the load's cores is repeated; the
 // quietest attempt is kept and the report says how many were noisy.
 
 // quietness is how a sample's run went with respect to other load.

@@ -12,8 +12,9 @@ type sample struct {
 	wrk     wrkResult
 	cpu     time.Duration // proxy process tree, user+system, during the measured run
 	peakRSS int64         // bytes, VmHWM summed over the tree
-	// CPU time of other processes (the machine is shared) on the proxy's
-	// cores and on the load's cores; unpinned, all of it is in otherProxy.
+	// CPU time of other processes (the machine is shared) and of other
+	// guests (steal) on the proxy's cores and on the load's cores;
+	// unpinned, all of it is in otherProxy.
 	otherProxy, otherLoad time.Duration
 	err                   string // the run failed: why
 	quiet                 quietness
@@ -146,7 +147,7 @@ func (r *report) markdown() string {
 			"%s measured `wrk -t1 --timeout 10s`; medians over rounds. CPU = user+system of the proxy's process tree "+
 			"(`/proc/<pid>/stat`) during the measured run; peak RSS = VmHWM summed over the tree. Errors = wrk socket "+
 			"errors (connect, read, write, timeout) + status ≥ 400, summed over rounds. Other load = cores used by other processes "+
-			"(the machine is shared) during the measured run, on the proxy's core / on the load's core (from `/proc/stat`, "+
+			"(the machine is shared) or taken by the hypervisor for other guests (steal) during the measured run, on the proxy's core / on the load's core (from `/proc/stat`, "+
 			"medians): other load on the proxy's core takes time from the proxy, so read such a row with care. Logging off everywhere.\n",
 			r.opts.rounds, strings.Join(r.opts.proxies, ", "), r.opts.warmup, r.opts.duration)
 	}
