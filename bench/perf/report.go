@@ -196,7 +196,7 @@ func (r *report) quietSummary() string {
 		}
 	}
 	return fmt.Sprintf("other load: before each run the harness waited (up to %s) for the machine to use ≤ %.2f cores "+
-		"(%s waited in all); %d of %d samples needed a repeat because other processes took more than %.2f cores "+
+		"(%s waited in all); %d of %d samples needed a repeat because other processes or other guests (steal) took more than %.2f cores "+
 		"on the proxy's or the load's cores during the run (up to %d repeats, the quietest attempt kept); %d kept "+
 		"samples are still above it", r.opts.quietWait, r.opts.quiet, waited.Round(time.Second), repeated, runs,
 		r.opts.quiet, r.opts.retries, noisy)
