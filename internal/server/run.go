@@ -200,7 +200,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // role, not by address: two roles may both ask for "127.0.0.1:0".
 func listen(upg *tableflip.Upgrader, role, addr string) (net.Listener, error) {
 	ln, err := upg.Fds.ListenWithCallback("tcp", role+"="+addr, func(string, string) (net.Listener, error) {
-		return net.Listen("tcp", addr)
+		return listenTCP(addr)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", role, addr, err)

@@ -1,0 +1,50 @@
+//go:build linux
+
+package server
+
+import (
+	"context"
+	"net"
+	"os"
+	"syscall"
+)
+
+// The TCP keep-alive of accepted connections, the net package's defaults:
+// the first probe after 15 s of silence, then one every 15 s; the
+// connection is dropped after 9 unanswered.
+const (
+	keepAliveIdle     = 15 // seconds
+	keepAliveInterval = 15 // seconds
+	keepAliveCount    = 9
+)
+
+// listenTCP opens a listening TCP socket on addr whose accepted
+// connections get TCP keep-alive (keepAliveIdle…) from the listening socket:
+// Linux copies SO_KEEPALIVE and the TCP_KEEP* options to every socket it
+// accepts. The net package would instead make four setsockopt calls per
+// accepted connection. A socket inherited on upgrade is made by
+// net.FileListener, which cannot be told so: its connections get the same
+// keep-alive the net package's way, with those calls.
+func listenTCP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			for _, o := range []struct{ level, opt, v int }{
+				{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+				{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle},
+				{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval},
+				{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount},
+			} {
+				if serr = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.v); serr != nil {
+					serr = os.NewSyscallError("setsockopt", serr)
+					return
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
