@@ -43,6 +43,11 @@ type Options struct {
 	// does not refuse writes; 3s.
 	DegradeAfter  time.Duration
 	SnapshotDelay time.Duration // debounce of snapshot writes; 500ms
+
+	// ListPage is how many keys one range request of a full listing reads
+	// (the listing is paginated at one revision, as etcd advises for large
+	// ranges); 1000.
+	ListPage int
 }
 
 func (o *Options) defaults() {
@@ -64,6 +69,9 @@ func (o *Options) defaults() {
 	def(&o.ProbeTimeout, time.Second)
 	def(&o.DegradeAfter, 3*time.Second)
 	def(&o.SnapshotDelay, 500*time.Millisecond)
+	if o.ListPage <= 0 {
+		o.ListPage = 1000
+	}
 }
 
 // ParseURL splits a --registry value "etcd://h1:2379,h2:2379/prefix" into

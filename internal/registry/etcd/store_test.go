@@ -3,6 +3,9 @@ package etcd
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -444,4 +447,84 @@ func TestCertificates(t *testing.T) {
 	if list := d.State().Certificates(); len(list) != 1 || !list[0].Equal(crt) {
 		t.Errorf("listed %v", list)
 	}
+}
+
+// TestListingIsPaginated: a store listing in pages of a few keys builds
+// the same State as one listing in a single request, and the member it
+// talks to served as many range requests as there are pages.
+func TestListingIsPaginated(t *testing.T) {
+	c := sharedCluster(t)
+	pfx := prefix(t)
+	a := open(t, c.Endpoints(0), pfx, nil)
+	cx := ctx(t)
+	const services, perService = 12, 3
+	for i := range services {
+		name := fmt.Sprintf("s%02d", i)
+		if _, _, err := a.PutService(cx, svc(t, name, name+".test")); err != nil {
+			t.Fatal(err)
+		}
+		for j := range perService {
+			if _, _, err := a.PutInstance(cx, name, inst(t, fmt.Sprintf("i%d", j), 8000+j, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	keys, err := client(t, c, 1).Get(cx, pfx, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 5
+	pages := int(keys.Count+page-1) / page
+	if pages < 10 {
+		t.Fatalf("only %d keys under the prefix: too few pages to tell", keys.Count)
+	}
+
+	before := rangeRequests(t, c.Endpoints(1)[0])
+	b := open(t, c.Endpoints(1), pfx, func(o *Options) {
+		o.ListPage = page
+		o.ProbeInterval = time.Hour // no reachability reads among the counted ones
+	})
+	eventually(t, 5*time.Second, "the paginated listing to hold every instance", func() bool {
+		return b.State().Rev() == a.State().Rev()
+	})
+	if got, want := dump(b.State()), dump(a.State()); got != want {
+		t.Errorf("paginated listing:\n%s\nwant (one request):\n%s", got, want)
+	}
+	if n := len(b.State().List()); n != services {
+		t.Errorf("%d services listed, want %d", n, services)
+	}
+	if got := rangeRequests(t, c.Endpoints(1)[0]) - before; got < pages {
+		t.Errorf("member served %d range requests for the listing of %d keys in pages of %d, want at least %d",
+			got, keys.Count, page, pages)
+	}
+}
+
+// rangeRequests reads how many KV Range requests an etcd member has served
+// (its gRPC metrics, /metrics on the client address).
+func rangeRequests(t *testing.T, endpoint string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "grpc_server_handled_total{") && strings.Contains(line, `grpc_method="Range"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			n += int(v)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no grpc_server_handled_total for Range in the metrics of %s", endpoint)
+	}
+	return n
 }

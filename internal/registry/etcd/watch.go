@@ -94,18 +94,18 @@ func (s *Store) trouble(what string, err error) {
 	}
 }
 
+// listTimeout bounds one range request of a listing.
+const listTimeout = 10 * time.Second
+
 // list reads the whole prefix at one revision and makes the State equal
 // to it.
 func (s *Store) list(cli *clientv3.Client) error {
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
-	resp, err := cli.Get(ctx, s.keys.all(), clientv3.WithPrefix())
+	kvs, rev, err := s.listAll(cli)
 	if err != nil {
 		return err
 	}
-	rev := resp.Header.Revision
 	s.mu.Lock()
-	entries := s.mir.load(resp.Kvs)
+	entries := s.mir.load(kvs)
 	old := s.state.Rev()
 	s.state.Replace(uint64(rev), entries)
 	s.state.ReplaceCertificates(uint64(rev), s.mir.certList())
@@ -118,11 +118,44 @@ func (s *Store) list(cli *clientv3.Client) error {
 		s.log.Warn("etcd registry: etcd's revision is behind the one this router last saw (etcd restored or replaced?); the registry is as etcd lists it",
 			"revision", rev, "last_seen", old)
 	}
-	s.log.Info("etcd registry listed", "revision", rev, "keys", len(resp.Kvs), "services", len(entries), "first", !wasListed)
+	s.log.Info("etcd registry listed", "revision", rev, "keys", len(kvs), "services", len(entries), "first", !wasListed)
 	s.clearTrouble()
 	s.setProbe(nil) // a linearizable read just succeeded
 
 	return nil
+}
+
+// listAll reads every key under the prefix, in range requests of
+// Options.ListPage keys: one request for 100 000 instances would have the
+// member build and send some 20 MB at once. The pages after the first
+// read at the first one's revision, so the listing is one consistent
+// picture; should that revision be compacted away meanwhile, the request
+// fails and run lists again.
+func (s *Store) listAll(cli *clientv3.Client) ([]*mvccpb.KeyValue, int64, error) {
+	key := s.keys.all()
+	end := clientv3.GetPrefixRangeEnd(key)
+	var kvs []*mvccpb.KeyValue
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(int64(s.opts.ListPage))}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, listTimeout)
+		resp, err := cli.Get(ctx, key, opts...)
+		cancel()
+		if err != nil {
+			return nil, 0, err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		kvs = append(kvs, resp.Kvs...)
+		if !resp.More || len(resp.Kvs) == 0 {
+			return kvs, rev, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00" // the next key after the page's last
+	}
 }
 
 // watch applies the prefix's changes from the revision after the last
