@@ -19,12 +19,18 @@ import (
 // the fast path to a loopback backend. ns/op shares the machine with the
 // client and the backend; allocs/op is the steadier figure (it counts the
 // backend's and the client's allocations too, the same in every run).
+//
+// The new-conn variants open a connection per request and ask to close it
+// (Connection: close), so each op also counts a connection's accept, set-up
+// and close.
 func BenchmarkForward(b *testing.B) {
-	b.Run("h1", func(b *testing.B) { benchmarkForward(b, false) })
-	b.Run("net-http", func(b *testing.B) { benchmarkForward(b, true) })
+	b.Run("h1", func(b *testing.B) { benchmarkForward(b, false, false) })
+	b.Run("net-http", func(b *testing.B) { benchmarkForward(b, true, false) })
+	b.Run("h1-new-conn", func(b *testing.B) { benchmarkForward(b, false, true) })
+	b.Run("net-http-new-conn", func(b *testing.B) { benchmarkForward(b, true, true) })
 }
 
-func benchmarkForward(b *testing.B, stdServer bool) {
+func benchmarkForward(b *testing.B, stdServer, newConn bool) {
 	page := bytes.Repeat([]byte("b"), 1024)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
 	defer be.Close()
@@ -38,7 +44,29 @@ func benchmarkForward(b *testing.B, stdServer bool) {
 		defer std.Close()
 		url = std.URL
 	}
-	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	addr := strings.TrimPrefix(url, "http://")
+	if newConn {
+		req := []byte("GET /x HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: bench\r\nConnection: close\r\n\r\n")
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Write(req); err != nil {
+				b.Fatal(err)
+			}
+			// The answer, then the server's close.
+			n, err := io.Copy(io.Discard, c)
+			c.Close()
+			if err != nil || n < int64(len(page)) {
+				b.Fatalf("%d bytes, %v", n, err)
+			}
+		}
+		return
+	}
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
