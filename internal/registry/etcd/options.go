@@ -46,7 +46,7 @@ type Options struct {
 
 	// ListPage is how many keys one range request of a full listing reads
 	// (the listing is paginated at one revision, as etcd advises for large
-	// ranges); 1000.
+	// ranges); 10 000.
 	ListPage int
 }
 
@@ -70,7 +70,7 @@ func (o *Options) defaults() {
 	def(&o.DegradeAfter, 3*time.Second)
 	def(&o.SnapshotDelay, 500*time.Millisecond)
 	if o.ListPage <= 0 {
-		o.ListPage = 1000
+		o.ListPage = 10000
 	}
 }
 

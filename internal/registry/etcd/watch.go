@@ -130,7 +130,10 @@ func (s *Store) list(cli *clientv3.Client) error {
 // member build and send some 20 MB at once. The pages after the first
 // read at the first one's revision, so the listing is one consistent
 // picture; should that revision be compacted away meanwhile, the request
-// fails and run lists again.
+// fails and run lists again. Pages are large because etcd counts the keys
+// left in the range for each one: 100 000 instances (etcd 3.4, one member)
+// listed in 1.1 s in one request, 1.1–1.2 s in pages of 10 000 and 3.3 s
+// in pages of 1 000.
 func (s *Store) listAll(cli *clientv3.Client) ([]*mvccpb.KeyValue, int64, error) {
 	key := s.keys.all()
 	end := clientv3.GetPrefixRangeEnd(key)
