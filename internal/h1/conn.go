@@ -98,8 +98,9 @@ type conn struct {
 	cancel context.CancelFunc
 
 	hijacked bool
-	base     *http.Request // carries the context every request of the connection copies
-	slot     *slot         // lent with the buffers (lend, giveBack)
+	base     http.Request // carries the context every request of the connection copies
+	hasBase  bool         // base is set
+	slot     *slot        // lent with the buffers (lend, giveBack)
 
 	// An answer's end left buffered by finish, for flushAwait.
 	held bool
