@@ -19,6 +19,7 @@ import (
 	"github.com/webrouter/webrouter/internal/accesslog"
 	"github.com/webrouter/webrouter/internal/admin"
 	"github.com/webrouter/webrouter/internal/compile"
+	"github.com/webrouter/webrouter/internal/gcfloor"
 	"github.com/webrouter/webrouter/internal/health"
 	"github.com/webrouter/webrouter/internal/live"
 	"github.com/webrouter/webrouter/internal/metrics"
@@ -40,6 +41,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := CheckAdminBind(cfg.AdminAddr, cfg.AdminToken); err != nil {
 		return err
 	}
+	// The data plane's live heap is small: without a floor Go would
+	// collect it several times a second under load (package gcfloor).
+	defer gcfloor.Start(gcfloor.DefaultFloor)()
 	upg, err := tableflip.New(tableflip.Options{PIDFile: cfg.PIDFile, UpgradeTimeout: cfg.UpgradeTimeout})
 	if err != nil {
 		return fmt.Errorf("prepare for binary upgrades: %w", err)
