@@ -99,7 +99,6 @@ type conn struct {
 
 	hijacked bool
 	base     http.Request // carries the context every request of the connection copies
-	hasBase  bool         // base is set
 	slot     *slot        // lent with the buffers (lend, giveBack)
 
 	// An answer's end left buffered by finish, for flushAwait.

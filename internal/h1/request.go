@@ -67,11 +67,6 @@ func (c *conn) parseRequest() (*http.Request, error) {
 		return nil, errors.New("too many Host headers")
 	}
 
-	if !c.hasBase {
-		// WithContext is inlined and its copy does not escape: no
-		// allocation but the conn.
-		c.base, c.hasBase = *(&http.Request{}).WithContext(c.ctx), true
-	}
 	req := &c.slot.req
 	*req = c.base // the connection's context (unexported: copied, not set)
 	req.Method, req.URL, req.RequestURI, req.Header = method, u, target, h

@@ -161,6 +161,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	}
 	c.ctx, c.cancel = context.WithCancel(parent)
 	c.stopCut = context.AfterFunc(c.ctx, c.cutNow) // one registration per connection, not per request
+	// WithContext is inlined and its copy does not escape: no allocation
+	// but the conn.
+	c.base = *(&http.Request{}).WithContext(c.ctx)
 	c.lr = limitedReader{c: nc, remain: unlimited}
 	c.rd.Init(nc)
 	c.out.nc = nc
