@@ -326,7 +326,7 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 		}
 	}
 	if s.err == "" {
-		var cpu0 time.Duration
+		var cpu0 cpuTime
 		if r.pid != 0 {
 			cpu0 = treeCPU(r.pid)
 		}
@@ -340,10 +340,11 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 			s.err = err.Error()
 		} else {
 			if r.pid != 0 {
-				s.cpu = treeCPU(r.pid) - cpu0
+				c := treeCPU(r.pid).sub(cpu0)
+				s.cpu, s.cpuUser = c.total(), c.user
 				s.peakRSS = treePeakRSS(r.pid)
 			}
-			load := treeCPU(h.backend.cmd.Process.Pid) - load0 + s.wrk.cpu
+			load := treeCPU(h.backend.cmd.Process.Pid).sub(load0).total() + s.wrk.cpu
 			if len(h.proxyCPUs) == 0 { // unpinned: one figure for the machine
 				s.otherProxy = cpuBusy(nil) - pbusy0 - s.cpu - load
 			} else {

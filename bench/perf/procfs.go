@@ -62,15 +62,23 @@ func readStat(pid int) (procStat, error) {
 	return st, nil
 }
 
-// treeCPU is the user+system CPU time used so far by pid's process tree.
-func treeCPU(pid int) time.Duration {
-	var ticks int64
+// cpuTime is CPU time split into user and system (kernel) time.
+type cpuTime struct{ user, sys time.Duration }
+
+func (c cpuTime) total() time.Duration { return c.user + c.sys }
+
+func (c cpuTime) sub(d cpuTime) cpuTime { return cpuTime{c.user - d.user, c.sys - d.sys} }
+
+// treeCPU is the CPU time used so far by pid's process tree.
+func treeCPU(pid int) cpuTime {
+	var user, sys int64
 	for _, p := range procTree(pid) {
 		if st, err := readStat(p); err == nil {
-			ticks += st.utime + st.stime
+			user += st.utime
+			sys += st.stime
 		}
 	}
-	return time.Duration(ticks) * clockTick
+	return cpuTime{time.Duration(user) * clockTick, time.Duration(sys) * clockTick}
 }
 
 // statusKB reads one "Vm…: N kB" line of /proc/<pid>/status.

@@ -11,6 +11,7 @@ import (
 type sample struct {
 	wrk     wrkResult
 	cpu     time.Duration // proxy process tree, user+system, during the measured run
+	cpuUser time.Duration // the user-space part of cpu
 	peakRSS int64         // bytes, VmHWM summed over the tree
 	// CPU time of other processes (the machine is shared) and of other
 	// guests (steal) on the proxy's cores and on the load's cores;
@@ -39,12 +40,20 @@ func (s sample) cpuPer100k() float64 {
 	return s.cpu.Seconds() / float64(s.wrk.Requests) * 1e5
 }
 
+// userPercent is the user-space share of cpu, in percent.
+func (s sample) userPercent() float64 {
+	if s.cpu <= 0 {
+		return 0
+	}
+	return 100 * s.cpuUser.Seconds() / s.cpu.Seconds()
+}
+
 func (s sample) summary() string {
 	if s.err != "" {
 		return "FAILED: " + s.err
 	}
-	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k  rss %.1f MiB  errors %d  other load %.2f/%.2f cores",
-		s.wrk.rps(), s.wrk.P50/1e3, s.wrk.P99/1e3, s.wrk.P999/1e3, s.cpuPer100k(), mib(s.peakRSS), s.errors(),
+	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  other load %.2f/%.2f cores",
+		s.wrk.rps(), s.wrk.P50/1e3, s.wrk.P99/1e3, s.wrk.P999/1e3, s.cpuPer100k(), s.userPercent(), mib(s.peakRSS), s.errors(),
 		s.cores(s.otherProxy), s.cores(s.otherLoad))
 }
 
@@ -87,6 +96,7 @@ type stats struct {
 	ok, rounds        int
 	rps, p50, p99     float64
 	p999, cpu, rssMiB float64
+	userPct           float64 // median user-space share of cpu, in percent
 	otherP, otherL    float64 // median other load on the proxy's and the load's cores
 	errors, requests  int64
 	failures          []string
@@ -95,7 +105,7 @@ type stats struct {
 func (r *report) stats(c, p string) stats {
 	ss := r.samples[c][p]
 	st := stats{rounds: len(ss)}
-	var rps, p50, p99, p999, cpu, rss, otherP, otherL []float64
+	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL []float64
 	for _, s := range ss {
 		if s.err != "" {
 			st.failures = append(st.failures, s.err)
@@ -105,12 +115,14 @@ func (r *report) stats(c, p string) stats {
 		rps = append(rps, s.wrk.rps())
 		p50, p99, p999 = append(p50, s.wrk.P50/1e3), append(p99, s.wrk.P99/1e3), append(p999, s.wrk.P999/1e3)
 		cpu, rss = append(cpu, s.cpuPer100k()), append(rss, mib(s.peakRSS))
+		user = append(user, s.userPercent())
 		otherP, otherL = append(otherP, s.cores(s.otherProxy)), append(otherL, s.cores(s.otherLoad))
 		st.errors += s.errors()
 		st.requests += s.wrk.Requests
 	}
 	st.rps, st.p50, st.p99, st.p999 = median(rps), median(p50), median(p99), median(p999)
 	st.cpu, st.rssMiB, st.otherP, st.otherL = median(cpu), median(rss), median(otherP), median(otherL)
+	st.userPct = median(user)
 	return st
 }
 
@@ -145,7 +157,8 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- placement: %s\n", r.pinning)
 		fmt.Fprintf(&b, "- method: %d round(s), proxies interleaved in each (%s); per run a fresh proxy, %s unmeasured warm-up, "+
 			"%s measured `wrk -t1 --timeout 10s`; medians over rounds. CPU = user+system of the proxy's process tree "+
-			"(`/proc/<pid>/stat`) during the measured run; peak RSS = VmHWM summed over the tree. Errors = wrk socket "+
+			"(`/proc/<pid>/stat`) during the measured run, in brackets the user-space share (the rest is the kernel's: system calls, "+
+			"and the loopback TCP work done in them); peak RSS = VmHWM summed over the tree. Errors = wrk socket "+
 			"errors (connect, read, write, timeout) + status ≥ 400, summed over rounds. Other load = cores used by other processes "+
 			"(the machine is shared) or taken by the hypervisor for other guests (steal) during the measured run, on the proxy's core / on the load's core (from `/proc/stat`, "+
 			"medians): other load on the proxy's core takes time from the proxy, so read such a row with care. Logging off everywhere.\n",
@@ -267,7 +280,7 @@ func spread(rs []float64) string {
 // ratios.
 func (r *report) caseTable(b *strings.Builder, c benchCase) {
 	fmt.Fprintf(b, "\n## %s — %s\n\n", c.name, c.describe(r.opts))
-	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req | peak RSS MiB | errors / requests " +
+	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req (user share) | peak RSS MiB | errors / requests " +
 		"| other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	wr := r.stats(c.name, "webrouter")
 	var failures []string
@@ -280,7 +293,7 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | |\n", p, st.rounds, st.rounds)
 			continue
 		}
-		cpu, rss := fmt.Sprintf("%.2f", st.cpu), fmt.Sprintf("%.1f", st.rssMiB)
+		cpu, rss := fmt.Sprintf("%.2f (%.0f%%)", st.cpu, st.userPct), fmt.Sprintf("%.1f", st.rssMiB)
 		if p == "direct" {
 			cpu, rss = "—", "—"
 		}
