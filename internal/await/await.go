@@ -24,6 +24,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/webrouter/webrouter/internal/rawio"
 )
 
 // Conn is a connection's writer-and-waiter. It is used by one goroutine at
@@ -89,13 +91,14 @@ func (c *Conn) step(fd uintptr) bool {
 	}
 	c.wrote = true
 	for c.n < len(c.b) {
-		m, e := syscall.Write(int(fd), c.b[c.n:])
-		switch {
-		case e == syscall.EINTR:
+		m, e := rawio.Write(fd, c.b[c.n:]) // see package rawio
+		switch e {
+		case 0:
+		case syscall.EINTR:
 			continue
-		case e == syscall.EAGAIN:
+		case syscall.EAGAIN:
 			return true // finished by WriteAwait, without the wait
-		case e != nil:
+		default:
 			c.err = os.NewSyscallError("write", e)
 			return true
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/webrouter/webrouter/internal/await"
 	"github.com/webrouter/webrouter/internal/deadline"
 	"github.com/webrouter/webrouter/internal/head"
+	"github.com/webrouter/webrouter/internal/rawio"
 )
 
 // watchAfter is how long a request runs before the connection is watched
@@ -36,7 +37,7 @@ const unlimited = 1<<63 - 1
 // limitedReader reads from the connection within a budget, so that a
 // request head cannot grow without bound inside the bufio.Reader.
 type limitedReader struct {
-	c      net.Conn
+	c      io.Reader // the connection
 	remain int64
 }
 
@@ -58,8 +59,8 @@ var errHeadTooLarge = errors.New("request head too large")
 // writes through; take makes the writer's Flush hand over the buffered
 // bytes instead, so that they can go out in one writev with what follows.
 type gather struct {
-	nc       net.Conn
-	vectored bool // nc is a plain TCP connection (writev); not TLS
+	nc       io.Writer // the connection
+	vectored bool      // it is a plain TCP connection (writev); not TLS
 	taking   bool
 	held     []byte
 }
@@ -87,6 +88,7 @@ func (g *gather) take(bw *bufio.Writer) ([]byte, error) {
 type conn struct {
 	s      *Server
 	nc     net.Conn
+	rio    rawio.Conn // nc's reads and writes, when Ready (a plain TCP connection)
 	remote string
 	tls    *tls.ConnectionState // nil: plain HTTP
 	lr     limitedReader

@@ -219,7 +219,7 @@ func (w *response) writeVectored(p []byte, lenErr error) (int, error) {
 		w.fail(err)
 		return 0, err
 	}
-	bufs := make(net.Buffers, 0, 4)
+	bufs := make([][]byte, 0, 4)
 	if len(held) > 0 {
 		bufs = append(bufs, held)
 	}
@@ -234,7 +234,7 @@ func (w *response) writeVectored(p []byte, lenErr error) (int, error) {
 	if w.chunked {
 		bufs = append(bufs, crlf)
 	}
-	sent, werr := bufs.WriteTo(c.nc)
+	sent, werr := c.rio.Writev(bufs)
 	n := int(min(max(sent-int64(before), 0), int64(len(p))))
 	w.written += int64(n)
 	if werr != nil {

@@ -165,9 +165,12 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	// but the conn.
 	c.base = *(&http.Request{}).WithContext(c.ctx)
 	c.lr = limitedReader{c: nc, remain: unlimited}
-	c.rd.Init(nc)
 	c.out.nc = nc
-	_, c.out.vectored = nc.(*net.TCPConn)
+	if c.rio.Init(nc) { // raw system calls: see package rawio
+		c.lr.c, c.out.nc = &c.rio, &c.rio
+		c.out.vectored = true
+	}
+	c.rd.Init(nc)
 	s.setState(nc, http.StateNew) // buffers are lent by readRequest
 	return c
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/webrouter/webrouter/internal/await"
 	"github.com/webrouter/webrouter/internal/deadline"
+	"github.com/webrouter/webrouter/internal/rawio"
 )
 
 // backendConn is one kept-alive HTTP/1.1 connection to a backend address.
@@ -31,6 +31,7 @@ type backendConn struct {
 	rd     deadline.Read   // the response timeout (see send)
 	resp   backendResponse // the response being read
 
+	rio    rawio.Conn            // its reads and writes, when Ready
 	raw    syscall.RawConn       // for alive; nil: not a socket
 	peek   func(fd uintptr) bool // alive's probe, made once
 	peekOK bool                  // its result
@@ -123,6 +124,7 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 	}
 	c := &backendConn{Conn: nc, list: l}
 	c.rd.Init(nc)
+	c.rio.Init(nc)
 	c.aw = await.New(nc)
 	c.done = func() { p.releaseHead(c.head); c.head = nil }
 	if sc, ok := nc.(syscall.Conn); ok {
@@ -130,16 +132,33 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 			c.raw = raw
 			c.peek = func(fd uintptr) bool {
 				var b [1]byte
-				_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+				_, errno := rawio.Peek(fd, b[:])
 				// EAGAIN: nothing to read, the connection is open and
 				// quiet. Data (unasked-for) or end of file (closed) make it
 				// unusable.
-				c.peekOK = errors.Is(err, syscall.EAGAIN)
+				c.peekOK = errno == syscall.EAGAIN
 				return true // never wait
 			}
 		}
 	}
 	return c, nil
+}
+
+// Read reads from the backend (raw system calls where it can: package
+// rawio).
+func (c *backendConn) Read(p []byte) (int, error) {
+	if c.rio.Ready() {
+		return c.rio.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// Write writes to the backend, as Read reads.
+func (c *backendConn) Write(p []byte) (int, error) {
+	if c.rio.Ready() {
+		return c.rio.Write(p)
+	}
+	return c.Conn.Write(p)
 }
 
 // put returns a connection whose exchange ended cleanly; beyond maxIdle it
@@ -214,7 +233,7 @@ func (c *backendConn) writeAwait(p *pool, hb *[]byte) error {
 func (p *pool) lendReader(c *backendConn) {
 	if c.br == nil {
 		c.br = p.readers.Get().(*bufio.Reader)
-		c.br.Reset(c.Conn)
+		c.br.Reset(c)
 	}
 }
 
@@ -246,7 +265,7 @@ func (p *pool) grow(c *backendConn) bool {
 	}
 	held := buffered(c.br)
 	p.returnReader(c)
-	c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), c.Conn), maxHead)
+	c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), c), maxHead)
 	return true
 }
 

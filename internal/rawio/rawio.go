@@ -1,0 +1,261 @@
+// Package rawio reads and writes TCP connections with raw system calls: the
+// same calls the net package makes, without telling Go's scheduler that a
+// system call is under way.
+//
+// Go wraps each system call in entersyscall and exitsyscall. When a call
+// lasts longer than a sysmon tick (20 µs to begin with), the scheduler's
+// monitor takes the call's P (the right to run Go code) and hands it to
+// another thread, and the calling thread must win a P back when the call
+// returns. The net package's sockets are non-blocking: their reads and
+// writes never wait, but on loopback a write does the receiver's TCP work
+// inline and often lasts that long. With the process on one core
+// (GOMAXPROCS=1, the benchmark's placement) nothing could run in the
+// meantime anyway, and each hand-over costs thread switches, while the
+// monitor, finding work every time, wakes every 20 µs instead of backing
+// off to 10 ms.
+//
+// Contract: Conn's Read, Write and Writev behave as those of the
+// *net.TCPConn they wrap — they wait through the netpoller when the socket
+// is not ready, honour its deadlines, return io.EOF at the end of the
+// stream and otherwise fail with a *net.OpError ("read", "write",
+// "writev") for which errors.Is finds net.ErrClosed,
+// os.ErrDeadlineExceeded or the system call's errno, as the net package's
+// would. One goroutine may read and one write at a time (as every user of
+// a bufio.Reader or Writer does). A raw call cannot be preempted, so only
+// calls that never block are made raw: reads and writes of non-blocking
+// sockets. Built with the race detector, reads and writes are ordinary
+// system calls, which tell the detector that a socket orders what its two
+// ends do.
+package rawio
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Conn makes the reads and writes of one TCP connection raw.
+type Conn struct {
+	nc       net.Conn
+	raw      syscall.RawConn
+	rfn, wfn func(fd uintptr) bool // read and write callbacks, made once
+	r, w     call                  // the call under way on each side
+	iov      [8]syscall.Iovec      // writev's vector, cleared after each call
+}
+
+// call is one Read's or write's state across the netpoller's waits.
+type call struct {
+	p     []byte   // Read's buffer; Write's rest
+	bufs  [][]byte // Writev's rest (nil for Write); bufs[0] from off
+	off   int
+	n     int64
+	errno syscall.Errno
+	short bool // a write took nothing and reported no error
+}
+
+// New returns a Conn for nc, or nil when nc is not a *net.TCPConn (a TLS
+// connection, a pipe) or the platform has no raw calls: then use nc.
+func New(nc net.Conn) *Conn {
+	c := new(Conn)
+	if !c.Init(nc) {
+		return nil
+	}
+	return c
+}
+
+// Init makes c (a zero Conn, say one embedded in a larger struct) the Conn
+// of nc, as New does, and reports whether it could.
+func (c *Conn) Init(nc net.Conn) bool {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok || !supported {
+		return false
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	*c = Conn{nc: nc, raw: raw}
+	c.rfn, c.wfn = c.read, c.write
+	return true
+}
+
+// Ready reports whether Init succeeded.
+func (c *Conn) Ready() bool { return c.raw != nil }
+
+// Read reads into p, as net.Conn's Read.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.r = call{p: p}
+	err := c.raw.Read(c.rfn)
+	n, errno := int(c.r.n), c.r.errno
+	c.r = call{}
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// read is the RawConn.Read callback; false asks to wait for readability.
+func (c *Conn) read(fd uintptr) bool {
+	for {
+		n, errno := read(fd, c.r.p)
+		switch errno {
+		case 0:
+			c.r.n = int64(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.r.errno = errno
+		return true
+	}
+}
+
+// Write writes p whole, as net.Conn's Write.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.writeAll(call{p: p}, "write")
+	return int(n), err
+}
+
+// Writev writes the buffers whole and in order, as net.Buffers' WriteTo on
+// a TCP connection does (one writev where the socket takes it all), but
+// leaves bufs as it was. It returns the bytes written.
+func (c *Conn) Writev(bufs [][]byte) (int64, error) {
+	for len(bufs) > 0 && len(bufs[0]) == 0 {
+		bufs = bufs[1:]
+	}
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	return c.writeAll(call{bufs: bufs}, "writev")
+}
+
+func (c *Conn) writeAll(w call, op string) (int64, error) {
+	if w.bufs == nil && len(w.p) == 0 {
+		return 0, nil
+	}
+	c.w = w
+	err := c.raw.Write(c.wfn)
+	w = c.w
+	c.w = call{}
+	clear(c.iov[:]) // hold no buffer
+	switch {
+	case err != nil:
+		return w.n, c.opError(op, err)
+	case w.errno != 0:
+		return w.n, c.opError(op, os.NewSyscallError(op, w.errno))
+	case w.short:
+		return w.n, io.ErrUnexpectedEOF
+	}
+	return w.n, nil
+}
+
+// write is the RawConn.Write callback; false asks to wait for
+// writability.
+func (c *Conn) write(fd uintptr) bool {
+	w := &c.w
+	for len(w.p) > 0 || len(w.bufs) > 0 {
+		var n int
+		var errno syscall.Errno
+		if w.bufs != nil {
+			iov := c.vector()
+			if len(iov) == 0 { // only empty buffers left
+				w.bufs = nil
+				break
+			}
+			n, errno = writev(fd, iov)
+		} else {
+			n, errno = write(fd, w.p)
+		}
+		switch errno {
+		case 0:
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.errno = errno
+			return true
+		}
+		if n == 0 {
+			w.short = true
+			return true
+		}
+		w.n += int64(n)
+		w.advance(n)
+	}
+	return true
+}
+
+// vector fills c.iov with the rest of c.w.bufs, as much as it holds.
+func (c *Conn) vector() []syscall.Iovec {
+	w := &c.w
+	k := 0
+	for i, b := range w.bufs {
+		if k == len(c.iov) {
+			break
+		}
+		if i == 0 {
+			b = b[w.off:]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		c.iov[k].Base = &b[0]
+		c.iov[k].SetLen(len(b))
+		k++
+	}
+	return c.iov[:k]
+}
+
+// advance drops n written bytes from the call's rest.
+func (w *call) advance(n int) {
+	if w.bufs == nil {
+		w.p = w.p[n:]
+		return
+	}
+	for n > 0 && len(w.bufs) > 0 {
+		rest := len(w.bufs[0]) - w.off
+		if n < rest {
+			w.off += n
+			return
+		}
+		n -= rest
+		w.bufs, w.off = w.bufs[1:], 0
+	}
+	for len(w.bufs) > 0 && len(w.bufs[0]) == w.off {
+		w.bufs, w.off = w.bufs[1:], 0
+	}
+	if len(w.bufs) == 0 {
+		w.bufs = nil
+	}
+}
+
+// opError wraps err as the net package wraps its connections' errors.
+// RawConn's own errors (closed, deadline) come as a *net.OpError named
+// "raw-read" or "raw-write"; they take the call's name.
+func (c *Conn) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		e := *oe
+		e.Op = op
+		return &e
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
+}
+
+// Write makes one raw write(2) of p on fd.
+func Write(fd uintptr, p []byte) (int, syscall.Errno) { return write(fd, p) }
+
+// Peek makes one raw recvfrom(2) of up to len(p) bytes on fd with
+// MSG_PEEK|MSG_DONTWAIT: what it returns stays to be read.
+func Peek(fd uintptr, p []byte) (int, syscall.Errno) { return peek(fd, p) }

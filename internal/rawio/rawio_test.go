@@ -1,0 +1,234 @@
+package rawio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pair returns the two ends of a loopback TCP connection.
+func pair(t *testing.T) (a, b net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	a, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = <-acc
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func newConn(t *testing.T, nc net.Conn) *Conn {
+	t.Helper()
+	c := New(nc)
+	if c == nil {
+		t.Fatal("New: nil for a TCP connection")
+	}
+	return c
+}
+
+// TestReadWrite: data goes both ways, a Read waits for data to come, and
+// the peer's close reads as io.EOF.
+func TestReadWrite(t *testing.T) {
+	a, b := pair(t)
+	c := newConn(t, a)
+	if n, err := c.Write([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "hello" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // the Read below waits in the netpoller
+		b.Write([]byte("world"))
+		b.Close()
+	}()
+	buf := make([]byte, 16)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "world" {
+		t.Fatalf("Read = %q, %v", buf[:n], err)
+	}
+	if n, err := c.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the peer closed = %d, %v; want 0, EOF", n, err)
+	}
+	if n, err := c.Read(nil); n != 0 || err != nil {
+		t.Fatalf("Read(nil) = %d, %v", n, err)
+	}
+}
+
+// TestLargeWriteWaits: a write larger than the socket buffers is finished
+// across waits for writability, whole and in order.
+func TestLargeWriteWaits(t *testing.T) {
+	a, b := pair(t)
+	c := newConn(t, a)
+	msg := make([]byte, 8<<20)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let the writer fill the buffers first
+		all, _ := io.ReadAll(b)
+		got <- all
+	}()
+	n, err := c.Write(msg)
+	if n != len(msg) || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	a.(*net.TCPConn).CloseWrite()
+	if all := <-got; !bytes.Equal(all, msg) {
+		t.Fatalf("peer got %d bytes, not the %d written", len(all), len(msg))
+	}
+}
+
+// TestWritev: more buffers than one writev takes, empty ones among them,
+// more bytes than the socket takes at once: the peer gets them in order,
+// and the caller's slices are as they were.
+func TestWritev(t *testing.T) {
+	a, b := pair(t)
+	c := newConn(t, a)
+	var bufs [][]byte
+	var want []byte
+	for i := 0; i < 20; i++ {
+		var p []byte
+		if i%3 != 1 {
+			p = bytes.Repeat([]byte{byte('a' + i)}, 1+i*100_000)
+		}
+		bufs = append(bufs, p)
+		want = append(want, p...)
+	}
+	before := slices.Clone(bufs)
+	got := make(chan []byte, 1)
+	go func() {
+		all, _ := io.ReadAll(b)
+		got <- all
+	}()
+	n, err := c.Writev(bufs)
+	if n != int64(len(want)) || err != nil {
+		t.Fatalf("Writev = %d, %v; want %d", n, err, len(want))
+	}
+	a.(*net.TCPConn).CloseWrite()
+	if all := <-got; !bytes.Equal(all, want) {
+		t.Fatalf("peer got %d bytes, not the %d written in order", len(all), len(want))
+	}
+	for i := range bufs {
+		if len(bufs[i]) != len(before[i]) || len(bufs[i]) > 0 && &bufs[i][0] != &before[i][0] {
+			t.Fatalf("Writev changed buffer %d", i)
+		}
+	}
+	if n, err := c.Writev([][]byte{nil, {}}); n != 0 || err != nil {
+		t.Fatalf("Writev of empty buffers = %d, %v", n, err)
+	}
+}
+
+// TestErrors: deadlines, a closed connection and a reset peer fail as the
+// net package's calls fail.
+func TestErrors(t *testing.T) {
+	a, b := pair(t)
+	c := newConn(t, a)
+	buf := make([]byte, 8)
+
+	a.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	_, err := c.Read(buf)
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read past its deadline: %v; want a timeout", err)
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "read" {
+		t.Fatalf("Read past its deadline: %#v; want a *net.OpError named read", err)
+	}
+	a.SetReadDeadline(time.Time{})
+
+	// The peer resets the connection: the write that meets it fails with
+	// the errno (a write may still be taken before the reset is seen).
+	b.(*net.TCPConn).SetLinger(0)
+	b.Close()
+	time.Sleep(50 * time.Millisecond)
+	var werr error
+	for i := 0; i < 10 && werr == nil; i++ {
+		_, werr = c.Write([]byte("after the reset"))
+	}
+	if !errors.Is(werr, syscall.ECONNRESET) && !errors.Is(werr, syscall.EPIPE) {
+		t.Fatalf("Write to a reset peer: %v; want ECONNRESET or EPIPE", werr)
+	}
+	if !errors.As(werr, &oe) || oe.Op != "write" {
+		t.Fatalf("Write to a reset peer: %#v; want a *net.OpError named write", werr)
+	}
+
+	a.Close()
+	if _, err := c.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read of a closed connection: %v; want net.ErrClosed", err)
+	}
+	if _, err := c.Write(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write to a closed connection: %v; want net.ErrClosed", err)
+	}
+}
+
+// TestPeek: a quiet connection peeks EAGAIN, data peeks without being
+// consumed, and the peer's close peeks as zero bytes.
+func TestPeek(t *testing.T) {
+	a, b := pair(t)
+	fd := fdOf(t, a)
+	var one [1]byte
+	if _, errno := Peek(fd, one[:]); errno != syscall.EAGAIN {
+		t.Fatalf("Peek of a quiet connection: %v; want EAGAIN", errno)
+	}
+	b.Write([]byte("x"))
+	time.Sleep(20 * time.Millisecond)
+	if n, errno := Peek(fd, one[:]); n != 1 || errno != 0 || one[0] != 'x' {
+		t.Fatalf("Peek with data = %d %q, %v", n, one[:n], errno)
+	}
+	if _, err := io.ReadFull(a, one[:]); err != nil || one[0] != 'x' {
+		t.Fatalf("the peeked byte was not left to read: %q, %v", one[:], err)
+	}
+	b.Close()
+	time.Sleep(20 * time.Millisecond)
+	if n, errno := Peek(fd, one[:]); n != 0 || errno != 0 {
+		t.Fatalf("Peek after the peer closed = %d, %v; want 0, no error", n, errno)
+	}
+}
+
+func fdOf(t *testing.T, nc net.Conn) uintptr {
+	raw, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd uintptr
+	raw.Control(func(f uintptr) { fd = f })
+	return fd
+}
+
+// TestOnlyTCP: other connections get no Conn.
+func TestOnlyTCP(t *testing.T) {
+	p, q := net.Pipe()
+	defer p.Close()
+	defer q.Close()
+	if New(p) != nil {
+		t.Fatal("New(net.Pipe) is not nil")
+	}
+	var c Conn
+	if c.Init(p) || c.Ready() {
+		t.Fatal("Init(net.Pipe) succeeded")
+	}
+}

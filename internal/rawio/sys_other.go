@@ -1,0 +1,25 @@
+//go:build !linux
+
+package rawio
+
+import "syscall"
+
+// Elsewhere New returns nil and the helpers make ordinary system calls.
+const supported = false
+
+func read(fd uintptr, p []byte) (int, syscall.Errno)              { return errnoOf(syscall.Read(int(fd), p)) }
+func write(fd uintptr, p []byte) (int, syscall.Errno)             { return errnoOf(syscall.Write(int(fd), p)) }
+func writev(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) { return 0, syscall.ENOSYS }
+
+func peek(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, err := syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return errnoOf(n, err)
+}
+
+func errnoOf(n int, err error) (int, syscall.Errno) {
+	if err != nil {
+		e, _ := err.(syscall.Errno)
+		return 0, e
+	}
+	return n, 0
+}
