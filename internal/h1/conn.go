@@ -119,13 +119,18 @@ type conn struct {
 
 	// What to cut off when the connection's context ends (see CutOnGone).
 	cutMu   sync.Mutex
-	stopCut func() bool // unregisters cutNow from the context
 	cutter  interface{ Cut() }
 	cutDone bool // the context ended: what is set from now on is cut at once
+
+	prev, next *conn // in the server's list of live connections (live)
 }
 
-// cutNow cuts off the current request's cutter, and any set later. It runs
-// once, when the connection's context ends.
+// cutNow cuts off the current request's cutter, and any set later. It is
+// called where the connection's context is ended while a handler may run:
+// by the watch when the client leaves, and by the server for every live
+// connection when BaseContext ends (live.cutAll) — not through a
+// context.AfterFunc, which would cost a registration per connection.
+// Calls after the first find nothing to cut.
 func (c *conn) cutNow() {
 	c.cutMu.Lock()
 	cur := c.cutter
@@ -151,7 +156,7 @@ func (c *conn) setCutter(x interface{ Cut() }) {
 }
 
 func (c *conn) close() {
-	c.stopCut() // no handler of this connection runs any more: nothing to cut
+	c.s.live.remove(c) // no handler of this connection runs any more: nothing to cut
 	c.cancel()
 	if c.timer != nil {
 		c.timer.Stop()
@@ -512,6 +517,7 @@ func (c *conn) watch() {
 		}
 		c.gone.Store(true)
 		c.cancel()
+		c.cutNow()
 	}
 }
 

@@ -296,7 +296,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // CutOnGone makes x's Cut run when the request's context ends (the client
 // is seen gone, the connection is cut off or closed) while this request is
 // served; it is cleared when the handler returns (nil clears it before).
-// If the context has ended already, Cut runs at once.
+// If the context has ended already, Cut runs at once. Cut runs on the
+// goroutine that saw the end (the client watch, the server's reaction to
+// BaseContext ending, or the handler's own): it must not block.
 func (w *response) CutOnGone(x interface{ Cut() }) { w.c.setCutter(x) }
 
 // SetReadDeadline sets the connection's read deadline (request body reads).

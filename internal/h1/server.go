@@ -36,7 +36,8 @@
 //     for it.
 //   - A handler may name one thing to cut off when that context ends
 //     (CutOnGone on its ResponseWriter): the same as a context.AfterFunc on
-//     the request's context, without a registration per request.
+//     the request's context, without a registration per request or per
+//     connection (one per server, on BaseContext).
 //   - A panic in the handler closes the connection; http.ErrAbortHandler
 //     does so silently, other values are logged.
 //   - Stricter than net/http: once the handler has returned (and did not
@@ -91,6 +92,7 @@ type Server struct {
 	writers sync.Pool
 	slots   sync.Pool
 	workers workers
+	live    live
 	date    atomic.Pointer[cachedDate]
 }
 
@@ -160,7 +162,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		parent = context.Background()
 	}
 	c.ctx, c.cancel = context.WithCancel(parent)
-	c.stopCut = context.AfterFunc(c.ctx, c.cutNow) // one registration per connection, not per request
+	s.live.add(c, parent)
 	// WithContext is inlined and its copy does not escape: no allocation
 	// but the conn.
 	c.base = *(&http.Request{}).WithContext(c.ctx)

@@ -587,7 +587,7 @@ func TestCutOnGone(t *testing.T) {
 	var late cutCount
 	addr, _ = start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
-		for i := 0; i < 100; i++ { // the connection's own AfterFunc runs on its goroutine
+		for i := 0; i < 100; i++ {
 			w.(*response).CutOnGone(&late)
 			if late.n.Load() > 0 {
 				return
@@ -599,6 +599,49 @@ func TestCutOnGone(t *testing.T) {
 	raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if n := late.n.Load(); n != 1 {
 		t.Fatalf("a cutter set after the context ended ran %d times, want 1", n)
+	}
+
+	// BaseContext ends while handlers run, on two connections: both are
+	// cut, once each; a connection closed before is not.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	var cuts [3]cutCount
+	running := make(chan struct{}, 3)
+	addr, _ = start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(r.URL.Path[1] - '0')
+		w.(*response).CutOnGone(&cuts[i])
+		if i == 2 {
+			return // cleared when this returns; its connection closes
+		}
+		running <- struct{}{}
+		for j := 0; j < 500 && cuts[i].n.Load() == 0; j++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}), func(s *Server) { s.BaseContext = ctx })
+	raw(t, addr, "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	answered := make(chan error, 2)
+	for _, p := range []string{"/0", "/1"} {
+		c := dial(t, addr, 10*time.Second)
+		go func() {
+			_, err := io.WriteString(c, "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			if err == nil {
+				_, err = io.ReadAll(c)
+			}
+			answered <- err
+		}()
+	}
+	<-running
+	<-running
+	cancel()
+	for range 2 {
+		if err := <-answered; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []int32{1, 1, 0} {
+		if n := cuts[i].n.Load(); n != want {
+			t.Errorf("BaseContext ended: cutter %d ran %d times, want %d", i, n, want)
+		}
 	}
 }
 
