@@ -8,38 +8,15 @@ import (
 	"os"
 	"testing"
 	"time"
-)
 
-// pair returns the two ends of a loopback TCP connection.
-func pair(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-acc
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return client, server
-}
+	"github.com/webrouter/webrouter/internal/testbed"
+)
 
 // TestWriteThenAnswer: the message arrives whole, after runs once the write
 // is done and before the answer, and WriteAwait returns only when the
 // answer can be read; the same Conn serves call after call.
 func TestWriteThenAnswer(t *testing.T) {
-	c, s := pair(t)
+	c, s := testbed.TCPPair(t)
 	aw := New(c)
 	if aw == nil {
 		t.Fatal("no awaiter for a TCP connection")
@@ -79,7 +56,7 @@ func TestWriteThenAnswer(t *testing.T) {
 // TestDeadlineEndsTheWait: a read deadline ends the wait; the write's
 // success is what WriteAwait reports, and the read that follows times out.
 func TestDeadlineEndsTheWait(t *testing.T) {
-	c, s := pair(t)
+	c, s := testbed.TCPPair(t)
 	aw := New(c)
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	start := time.Now()
@@ -103,7 +80,7 @@ func TestDeadlineEndsTheWait(t *testing.T) {
 // TestPassedDeadlineWritesNothing: when the wait cannot begin, nothing is
 // written and the reason is returned.
 func TestPassedDeadlineWritesNothing(t *testing.T) {
-	c, s := pair(t)
+	c, s := testbed.TCPPair(t)
 	aw := New(c)
 	c.SetReadDeadline(time.Now().Add(-time.Second))
 	if n, err := aw.WriteAwait([]byte("ping"), func() { t.Error("after ran") }); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -118,7 +95,7 @@ func TestPassedDeadlineWritesNothing(t *testing.T) {
 // TestPeerCloses: the peer's close ends the wait (end of stream is
 // readable) and a write to a reset connection fails.
 func TestPeerCloses(t *testing.T) {
-	c, s := pair(t)
+	c, s := testbed.TCPPair(t)
 	aw := New(c)
 	go func() {
 		io.ReadFull(s, make([]byte, 4))
@@ -142,7 +119,7 @@ func TestPeerCloses(t *testing.T) {
 // TestLargerThanTheSocketTakes: a message the socket buffer cannot take at
 // once is written whole all the same (without the wait).
 func TestLargerThanTheSocketTakes(t *testing.T) {
-	c, s := pair(t)
+	c, s := testbed.TCPPair(t)
 	c.(*net.TCPConn).SetWriteBuffer(16 << 10)
 	s.(*net.TCPConn).SetReadBuffer(16 << 10)
 	aw := New(c)

@@ -10,32 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// pair returns the two ends of a loopback TCP connection.
-func pair(t *testing.T) (a, b net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	a, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = <-acc
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
+	"github.com/webrouter/webrouter/internal/testbed"
+)
 
 func newConn(t *testing.T, nc net.Conn) *Conn {
 	t.Helper()
@@ -49,7 +26,7 @@ func newConn(t *testing.T, nc net.Conn) *Conn {
 // TestReadWrite: data goes both ways, a Read waits for data to come, and
 // the peer's close reads as io.EOF.
 func TestReadWrite(t *testing.T) {
-	a, b := pair(t)
+	a, b := testbed.TCPPair(t)
 	c := newConn(t, a)
 	if n, err := c.Write([]byte("hello")); n != 5 || err != nil {
 		t.Fatalf("Write = %d, %v", n, err)
@@ -79,7 +56,7 @@ func TestReadWrite(t *testing.T) {
 // TestLargeWriteWaits: a write larger than the socket buffers is finished
 // across waits for writability, whole and in order.
 func TestLargeWriteWaits(t *testing.T) {
-	a, b := pair(t)
+	a, b := testbed.TCPPair(t)
 	c := newConn(t, a)
 	msg := make([]byte, 8<<20)
 	for i := range msg {
@@ -105,7 +82,7 @@ func TestLargeWriteWaits(t *testing.T) {
 // more bytes than the socket takes at once: the peer gets them in order,
 // and the caller's slices are as they were.
 func TestWritev(t *testing.T) {
-	a, b := pair(t)
+	a, b := testbed.TCPPair(t)
 	c := newConn(t, a)
 	var bufs [][]byte
 	var want []byte
@@ -144,7 +121,7 @@ func TestWritev(t *testing.T) {
 // TestErrors: deadlines, a closed connection and a reset peer fail as the
 // net package's calls fail.
 func TestErrors(t *testing.T) {
-	a, b := pair(t)
+	a, b := testbed.TCPPair(t)
 	c := newConn(t, a)
 	buf := make([]byte, 8)
 
@@ -188,7 +165,7 @@ func TestErrors(t *testing.T) {
 // TestPeek: a quiet connection peeks EAGAIN, data peeks without being
 // consumed, and the peer's close peeks as zero bytes.
 func TestPeek(t *testing.T) {
-	a, b := pair(t)
+	a, b := testbed.TCPPair(t)
 	fd := fdOf(t, a)
 	var one [1]byte
 	if _, errno := Peek(fd, one[:]); errno != syscall.EAGAIN {

@@ -246,6 +246,33 @@ func ServeTCP(t testing.TB, serve func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
+// TCPPair returns the two ends of a loopback TCP connection, both closed
+// when the test ends.
+func TCPPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-acc
+	if server == nil {
+		client.Close()
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
 // Accept runs serve on each connection ln accepts, in a goroutine of its
 // own, and closes the connection when serve returns; it returns when ln
 // fails (is closed).

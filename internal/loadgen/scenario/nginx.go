@@ -204,8 +204,63 @@ func (n *Nginx) Sync(ctx context.Context) error {
 		if got := len(n.accepting(n.master)); got != n.workers {
 			return false, fmt.Errorf("%d workers accepting, want %d", got, n.workers)
 		}
+		if pid := n.oldWorkerListening(n.master); pid != 0 {
+			return false, fmt.Errorf("worker %d, shutting down, still holds the listening socket", pid)
+		}
 		return true, nil
 	})
+}
+
+// oldWorkerListening returns a worker of master that is shutting down but
+// still holds the entry point's listening socket (0: none). nginx renames
+// a worker "shutting down" before it closes its listening sockets, and in
+// between the worker may still accept a connection and serve it with the
+// old configuration.
+func (n *Nginx) oldWorkerListening(master proc) int {
+	sock := listeningSocket(n.httpPort)
+	if sock == "" {
+		return 0
+	}
+	for _, p := range master.children() {
+		if strings.Contains(title(p.pid), "shutting down") && holdsFile(p.pid, sock) {
+			return p.pid
+		}
+	}
+	return 0
+}
+
+// listeningSocket names the socket listening on 127.0.0.1:port as
+// /proc/<pid>/fd links do ("socket:[inode]"), from /proc/net/tcp; "" if
+// there is none.
+func listeningSocket(port int) string {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return ""
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n") {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		f := strings.Fields(line)
+		if len(f) >= 10 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			return "socket:[" + f[9] + "]"
+		}
+	}
+	return ""
+}
+
+// holdsFile reports whether process pid has a descriptor linked to name.
+func holdsFile(pid int, name string) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == name {
+			return true
+		}
+	}
+	return false
 }
 
 // accepting returns master's worker processes that are not shutting down.

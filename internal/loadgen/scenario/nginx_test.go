@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -149,5 +150,25 @@ func TestNginxConfRenders(t *testing.T) {
 	out, err := exec.Command(bin, "-t", "-p", dir+"/", "-c", dir+"/nginx.conf", "-e", dir+"/error.log").CombinedOutput()
 	if err != nil {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+}
+
+// Sync's check of old workers finds a listening socket and who holds it.
+func TestListeningSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	sock := listeningSocket(port)
+	if !strings.HasPrefix(sock, "socket:[") {
+		t.Fatalf("listeningSocket(%d) = %q", port, sock)
+	}
+	if !holdsFile(os.Getpid(), sock) {
+		t.Fatalf("this process does not hold %s", sock)
+	}
+	ln.Close()
+	if s := listeningSocket(port); s != "" {
+		t.Fatalf("after Close: %q", s)
 	}
 }
