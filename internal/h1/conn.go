@@ -59,10 +59,9 @@ var errHeadTooLarge = errors.New("request head too large")
 // writes through; take makes the writer's Flush hand over the buffered
 // bytes instead, so that they can go out in one writev with what follows.
 type gather struct {
-	nc       io.Writer // the connection
-	vectored bool      // it is a plain TCP connection (writev); not TLS
-	taking   bool
-	held     []byte
+	nc     io.Writer // the connection
+	taking bool
+	held   []byte
 }
 
 func (g *gather) Write(p []byte) (int, error) {
@@ -88,7 +87,7 @@ func (g *gather) take(bw *bufio.Writer) ([]byte, error) {
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	rio    rawio.Conn // nc's reads and writes, when Ready (a plain TCP connection)
+	rio    rawio.Conn // nc's reads and writes (writev too), when Ready: a plain TCP connection, not TLS
 	remote string
 	tls    *tls.ConnectionState // nil: plain HTTP
 	lr     limitedReader

@@ -190,7 +190,7 @@ func (w *response) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	bw := w.c.bw
-	if len(p) > bw.Available() && w.c.out.vectored {
+	if len(p) > bw.Available() && w.c.rio.Ready() {
 		return w.writeVectored(p, err)
 	}
 	if w.chunked {
@@ -331,7 +331,7 @@ func (w *response) finish() bool {
 		w.closeAfter = true // a short body: the client must not wait for the rest
 	}
 	c := w.c
-	if w.err == nil && !w.closeAfter && (w.body == nil || w.body.eof.Load()) && c.out.vectored && c.br.Buffered() == 0 {
+	if w.err == nil && !w.closeAfter && (w.body == nil || w.body.eof.Load()) && c.rio.Ready() && c.br.Buffered() == 0 {
 		// The connection stays, in step with the client and with nothing
 		// of a next request read yet: what is left of the answer goes out
 		// as the loop starts waiting for that request (conn.flushAwait).

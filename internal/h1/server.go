@@ -170,7 +170,6 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.out.nc = nc
 	if c.rio.Init(nc) { // raw system calls: see package rawio
 		c.lr.c, c.out.nc = &c.rio, &c.rio
-		c.out.vectored = true
 	}
 	c.rd.Init(nc)
 	s.setState(nc, http.StateNew) // buffers are lent by readRequest

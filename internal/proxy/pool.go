@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/await"
@@ -31,13 +30,10 @@ type backendConn struct {
 	rd     deadline.Read   // the response timeout (see send)
 	resp   backendResponse // the response being read
 
-	rio    rawio.Conn            // its reads and writes, when Ready
-	raw    syscall.RawConn       // for alive; nil: not a socket
-	peek   func(fd uintptr) bool // alive's probe, made once
-	peekOK bool                  // its result
-	aw     *await.Conn           // writes a request and awaits its answer; nil: not a socket
-	head   *[]byte               // the lent buffer writeAwait is writing
-	done   func()                // gives it back once written, made once
+	rio  rawio.Conn  // its reads, writes and idle probe, when Ready
+	aw   *await.Conn // writes a request and awaits its answer; nil: not a socket
+	head *[]byte     // the lent buffer writeAwait is writing
+	done func()      // gives it back once written, made once
 }
 
 // pool keeps idle backend connections per address. Get and put take a
@@ -127,20 +123,6 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 	c.rio.Init(nc)
 	c.aw = await.New(nc)
 	c.done = func() { p.releaseHead(c.head); c.head = nil }
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			c.peek = func(fd uintptr) bool {
-				var b [1]byte
-				_, errno := rawio.Peek(fd, b[:])
-				// EAGAIN: nothing to read, the connection is open and
-				// quiet. Data (unasked-for) or end of file (closed) make it
-				// unusable.
-				c.peekOK = errno == syscall.EAGAIN
-				return true // never wait
-			}
-		}
-	}
 	return c, nil
 }
 
@@ -292,10 +274,8 @@ func (p *pool) closeIdle() {
 // alive reports whether an idle connection is still open: the backend has
 // neither closed it nor sent anything unasked (one non-blocking peek).
 func (c *backendConn) alive() bool {
-	if c.raw == nil {
+	if !c.rio.Ready() {
 		return true
 	}
-	c.peekOK = false
-	err := c.raw.Read(c.peek)
-	return err == nil && c.peekOK
+	return c.rio.Quiet()
 }

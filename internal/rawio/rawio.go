@@ -52,6 +52,7 @@ type call struct {
 	n     int64
 	errno syscall.Errno
 	short bool // a write took nothing and reported no error
+	probe bool // Quiet's call: a peek that never waits
 }
 
 // New returns a Conn for nc, or nil when nc is not a *net.TCPConn (a TLS
@@ -103,8 +104,24 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Quiet reports whether the connection is open and nothing has arrived on
+// it: one non-blocking peek, which finds nothing (EAGAIN). Data nobody asked
+// for, the end of the stream or an error make it false.
+func (c *Conn) Quiet() bool {
+	c.r = call{probe: true}
+	err := c.raw.Read(c.rfn)
+	errno := c.r.errno
+	c.r = call{}
+	return err == nil && errno == syscall.EAGAIN
+}
+
 // read is the RawConn.Read callback; false asks to wait for readability.
 func (c *Conn) read(fd uintptr) bool {
+	if c.r.probe {
+		var one [1]byte
+		_, c.r.errno = peek(fd, one[:])
+		return true // never wait
+	}
 	for {
 		n, errno := read(fd, c.r.p)
 		switch errno {
@@ -256,6 +273,11 @@ func (c *Conn) opError(op string, err error) error {
 // Write makes one raw write(2) of p on fd.
 func Write(fd uintptr, p []byte) (int, syscall.Errno) { return write(fd, p) }
 
-// Peek makes one raw recvfrom(2) of up to len(p) bytes on fd with
-// MSG_PEEK|MSG_DONTWAIT: what it returns stays to be read.
-func Peek(fd uintptr, p []byte) (int, syscall.Errno) { return peek(fd, p) }
+// errnoOf turns the syscall package's (n, error) into the raw calls' form.
+func errnoOf(n int, err error) (int, syscall.Errno) {
+	if err != nil {
+		e, _ := err.(syscall.Errno)
+		return 0, e
+	}
+	return n, 0
+}

@@ -168,12 +168,12 @@ func TestPeek(t *testing.T) {
 	a, b := testbed.TCPPair(t)
 	fd := fdOf(t, a)
 	var one [1]byte
-	if _, errno := Peek(fd, one[:]); errno != syscall.EAGAIN {
+	if _, errno := peek(fd, one[:]); errno != syscall.EAGAIN {
 		t.Fatalf("Peek of a quiet connection: %v; want EAGAIN", errno)
 	}
 	b.Write([]byte("x"))
 	time.Sleep(20 * time.Millisecond)
-	if n, errno := Peek(fd, one[:]); n != 1 || errno != 0 || one[0] != 'x' {
+	if n, errno := peek(fd, one[:]); n != 1 || errno != 0 || one[0] != 'x' {
 		t.Fatalf("Peek with data = %d %q, %v", n, one[:n], errno)
 	}
 	if _, err := io.ReadFull(a, one[:]); err != nil || one[0] != 'x' {
@@ -181,8 +181,32 @@ func TestPeek(t *testing.T) {
 	}
 	b.Close()
 	time.Sleep(20 * time.Millisecond)
-	if n, errno := Peek(fd, one[:]); n != 0 || errno != 0 {
+	if n, errno := peek(fd, one[:]); n != 0 || errno != 0 {
 		t.Fatalf("Peek after the peer closed = %d, %v; want 0, no error", n, errno)
+	}
+}
+
+// TestQuiet: the probe of a Conn is true on a quiet open connection, false
+// once data has come (which it leaves to read) or the peer has closed.
+func TestQuiet(t *testing.T) {
+	a, b := testbed.TCPPair(t)
+	c := newConn(t, a)
+	if !c.Quiet() {
+		t.Fatal("Quiet is false on an open, quiet connection")
+	}
+	b.Write([]byte("x"))
+	time.Sleep(20 * time.Millisecond)
+	if c.Quiet() {
+		t.Fatal("Quiet is true with data to read")
+	}
+	one := make([]byte, 1)
+	if _, err := io.ReadFull(c, one); err != nil || one[0] != 'x' {
+		t.Fatalf("the probed byte was not left to read: %q, %v", one, err)
+	}
+	b.Close()
+	time.Sleep(20 * time.Millisecond)
+	if c.Quiet() {
+		t.Fatal("Quiet is true after the peer closed")
 	}
 }
 

@@ -15,11 +15,3 @@ func peek(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, _, err := syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return errnoOf(n, err)
 }
-
-func errnoOf(n int, err error) (int, syscall.Errno) {
-	if err != nil {
-		e, _ := err.(syscall.Errno)
-		return 0, e
-	}
-	return n, 0
-}

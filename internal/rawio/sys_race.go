@@ -11,9 +11,8 @@ import (
 // they tell the detector that what one end of a socket writes before the
 // other end reads it happens before. Raw calls would hide that, and the
 // detector would report races between a server and its clients that the
-// connection orders. Peek consumes nothing, so it stays raw.
-
-const supported = true
+// connection orders. peek consumes nothing, so it stays raw
+// (sys_linux.go).
 
 func read(fd uintptr, p []byte) (int, syscall.Errno) { return errnoOf(syscall.Read(int(fd), p)) }
 
@@ -38,18 +37,4 @@ func writev(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) {
 		}
 	}
 	return total, 0
-}
-
-func peek(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	return int(n), errno
-}
-
-func errnoOf(n int, err error) (int, syscall.Errno) {
-	if err != nil {
-		e, _ := err.(syscall.Errno)
-		return 0, e
-	}
-	return n, 0
 }
