@@ -9,8 +9,18 @@
 // exchange. Waiting without reading first is not safe through the net
 // package: a readiness the netpoller took before the wait began would be
 // lost. Conn.WriteAwait does the write from inside RawConn.Read's
-// callback, after the wait has been prepared, so that nothing is lost; the
-// read that follows finds data.
+// callback, after the wait has been prepared: what arrives from then on
+// ends the wait, and the read that follows finds data.
+//
+// What arrived before — after the connection's last read, before the wait
+// was prepared — raised no readiness the wait can see. On a connection
+// whose peer speaks only once it has read what is written (a backend
+// answering a request), that is harmless: whatever it sent before, the
+// write makes it send more or reset the connection, and that ends the
+// wait. A peer that may send unprompted — a client pipelining its next
+// request, or ending its side, while the answer is being made — must be
+// looked for once before the wait: set Early, and WriteAwait peeks (one
+// system call) after the write and does not wait when something is there.
 //
 // Contract: WriteAwait returns the write's error only. When the wait ends
 // for another reason than data (a read deadline passed, a deadline pulled
@@ -32,6 +42,10 @@ import (
 // a time, and no other goroutine may read from the connection during
 // WriteAwait (writes may go on: the callback holds the read side).
 type Conn struct {
+	// Early: the peer may send before it has read what is written (see
+	// the package comment). Set before the first WriteAwait.
+	Early bool
+
 	nc  net.Conn
 	raw syscall.RawConn
 	fn  func(fd uintptr) bool // step, made once
@@ -107,5 +121,6 @@ func (c *Conn) step(fd uintptr) bool {
 	if c.after != nil {
 		c.after()
 	}
-	return false
+	// Not waiting when something came before the wait was prepared.
+	return c.Early && rawio.Pending(fd)
 }

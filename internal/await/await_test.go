@@ -153,3 +153,56 @@ func TestNotASocket(t *testing.T) {
 		t.Error("net.Pipe got an awaiter")
 	}
 }
+
+// TestEarly: what the peer sent after the last read and before the wait
+// was prepared raises no readiness the wait sees. With Early, WriteAwait
+// looks first and does not wait; without it, only the deadline ends the
+// wait (why a client connection sets Early).
+func TestEarly(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		for _, sent := range []string{"next", ""} { // data, or the end of the peer's side
+			c, s := testbed.TCPPair(t)
+			aw := New(c)
+			aw.Early = early
+			// A first exchange, whose answer is read: the netpoller has
+			// seen the connection readable and the read consumed it.
+			go s.Write([]byte("hi"))
+			if _, err := aw.WriteAwait([]byte("one"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
+				t.Fatal(err)
+			}
+			// The peer speaks before the next write.
+			if sent != "" {
+				s.Write([]byte(sent))
+			} else {
+				s.(*net.TCPConn).CloseWrite()
+			}
+			time.Sleep(20 * time.Millisecond) // the netpoller takes that readiness
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			start := time.Now()
+			if _, err := aw.WriteAwait([]byte("two"), nil); err != nil {
+				t.Fatal(err)
+			}
+			waited := time.Since(start)
+			switch {
+			case early && waited > 200*time.Millisecond:
+				t.Errorf("Early, peer sent %q: waited %v for the deadline", sent, waited)
+			case !early && waited < 250*time.Millisecond:
+				t.Errorf("not Early, peer sent %q: returned after %v; the lost readiness this test stands on did not happen", sent, waited)
+			}
+			if early {
+				c.SetReadDeadline(time.Now().Add(time.Second))
+				b := make([]byte, len(sent)+1)
+				n, err := c.Read(b) // what came, or the end of the peer's side
+				if sent == "" && err == io.EOF {
+					err = nil
+				}
+				if string(b[:n]) != sent || err != nil {
+					t.Errorf("Early: read %q, %v after the wait; want %q", b[:n], err, sent)
+				}
+			}
+		}
+	}
+}

@@ -107,10 +107,11 @@ type conn struct {
 	aw   *await.Conn // made at the first flushAwait
 	idle func()      // flushAwait's turn to StateIdle, made once
 
-	// The client watch (see watch).
+	// The client watch (see watch), started by the server's sweep.
+	due       atomic.Uint64 // the watch's tick (live) from which the armed request is watched; 0: none
 	mu        sync.Mutex
-	timer     *time.Timer
 	armed     bool          // a request is being handled and may be watched
+	armDue    uint64        // due as arm set it
 	body      *body         // that request's body; nil: none
 	watching  bool          // a watcher is reading ahead
 	watchDone chan struct{} // closed when it stops
@@ -157,9 +158,6 @@ func (c *conn) setCutter(x interface{ Cut() }) {
 func (c *conn) close() {
 	c.s.live.remove(c) // no handler of this connection runs any more: nothing to cut
 	c.cancel()
-	if c.timer != nil {
-		c.timer.Stop()
-	}
 	if c.hijacked {
 		return
 	}
@@ -296,6 +294,7 @@ func (c *conn) flushAwait() bool {
 			c.s.setState(c.nc, http.StateIdle)
 			return err == nil
 		}
+		c.aw.Early = true // a client may pipeline, or end its side, before its answer
 		// Once b is written: the buffers go back (b stays valid until the
 		// writer is written to again), and the connection is idle.
 		c.idle = func() {
@@ -472,27 +471,32 @@ func (c *conn) arm(b *body, watchable bool) {
 	}
 	c.mu.Lock()
 	c.armed, c.body = true, b
-	if c.timer == nil {
-		c.timer = time.AfterFunc(watchAfter, c.watch)
-	} else {
-		c.timer.Reset(watchAfter)
-	}
+	c.armDue = c.s.live.due()
+	c.due.Store(c.armDue)
 	c.mu.Unlock()
 }
 
-// watch runs once a request has been handled for watchAfter. Once the
-// request body has been read (the buffered reader is then idle), it reads
-// ahead on the connection: end of stream or an error means the client
-// left, and the connection's context is cancelled so the handler can stop.
-// A pipelined next request stays buffered for the loop.
+// watch runs once a request has been handled for watchAfter (the
+// server's sweep starts it). Once the request body has been read (the
+// buffered reader is then idle), it reads ahead on the connection: end of
+// stream or an error means the client left, and the connection's context
+// is cancelled so the handler can stop. A pipelined next request stays
+// buffered for the loop.
 func (c *conn) watch() {
 	c.mu.Lock()
 	if !c.armed {
 		c.mu.Unlock()
 		return
 	}
+	if c.s.live.tick.Load() < c.armDue {
+		// The request the sweep found due ended and the next one was
+		// armed since: it is watched in its turn.
+		c.due.Store(c.armDue)
+		c.mu.Unlock()
+		return
+	}
 	if c.body != nil && !c.body.eof.Load() {
-		c.timer.Reset(watchAfter) // still uploading: look again later
+		c.due.Store(c.s.live.due()) // still uploading: look again later
 		c.mu.Unlock()
 		return
 	}
@@ -529,11 +533,11 @@ func (c *conn) disarm() {
 		return
 	}
 	c.armed = false
+	c.due.Store(0)
 	c.body = nil
 	watching, done := c.watching, c.watchDone
 	c.watching, c.watchDone = false, nil
 	c.mu.Unlock()
-	c.timer.Stop()
 	if watching {
 		c.rd.Set(deadline.Past)
 		<-done

@@ -3,18 +3,38 @@ package h1
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// live is a server's list of open connections, for one thing: when
+// live is a server's list of open connections, for two things: when
 // BaseContext ends, what their handlers named with CutOnGone is cut off
-// (cutAll). One context.AfterFunc on BaseContext serves every connection;
-// a connection joins and leaves the list with a lock and two pointers,
-// without allocating.
+// (cutAll); and the client watch starts for requests that have run for
+// watchAfter (sweep). One context.AfterFunc on BaseContext and one
+// goroutine ticking while connections are open serve every connection: a
+// connection joins and leaves the list with a lock and two pointers, and
+// arms and disarms its watch with a store, without allocating and without
+// a timer per connection or per request.
 type live struct {
-	mu   sync.Mutex
-	head conn // sentinel of a circular list; made on first use
-	once sync.Once
+	mu      sync.Mutex
+	head    conn // sentinel of a circular list; made on first use
+	once    sync.Once
+	ticking bool // under mu: sweep runs
+
+	// tick is the watch's clock, advanced by sweep every watchTick.
+	tick atomic.Uint64
 }
+
+// watchTick is the period of the watch's clock. A request is watched once
+// the clock has advanced three times since it was armed: after 2 to 3
+// ticks, watchAfter at the least.
+const (
+	watchTick  = watchAfter / 2
+	watchTicks = 3
+)
+
+// due is the tick from which a request armed now is to be watched.
+func (l *live) due() uint64 { return l.tick.Load() + watchTicks }
 
 // add puts c on the list; parent is c's context's parent (BaseContext).
 // If parent has already ended, c is cut at once: whatever order add and
@@ -30,6 +50,10 @@ func (l *live) add(c *conn, parent context.Context) {
 	c.prev, c.next = l.head.prev, &l.head
 	l.head.prev.next = c
 	l.head.prev = c
+	if !l.ticking {
+		l.ticking = true
+		go l.sweep()
+	}
 	l.mu.Unlock()
 	if parent.Err() != nil {
 		c.cutNow()
@@ -57,5 +81,34 @@ func (l *live) cutAll() {
 	l.mu.Unlock()
 	for _, c := range all {
 		c.cutNow()
+	}
+}
+
+// sweep advances the watch's clock every watchTick and starts the watch
+// of each connection whose request is due (conn.due); it ends when no
+// connection is left (add starts it again).
+func (l *live) sweep() {
+	t := time.NewTicker(watchTick)
+	defer t.Stop()
+	var due []*conn
+	for range t.C {
+		now := l.tick.Add(1)
+		l.mu.Lock()
+		if l.head.next == &l.head {
+			l.ticking = false
+			l.mu.Unlock()
+			return
+		}
+		for c := l.head.next; c != &l.head; c = c.next {
+			if d := c.due.Load(); d != 0 && now >= d && c.due.CompareAndSwap(d, 0) {
+				due = append(due, c)
+			}
+		}
+		l.mu.Unlock()
+		for i, c := range due {
+			go c.watch()
+			due[i] = nil
+		}
+		due = due[:0]
 	}
 }

@@ -746,3 +746,100 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 		t.Errorf("each idle connection keeps %d bytes of live heap", perConn)
 	}
 }
+
+func TestWatchStartsAfterWatchAfter(t *testing.T) {
+	// The client half-closes its side right after its request: a request
+	// shorter than watchAfter is not watched and is answered; a longer one
+	// is, and its context ends after watchAfter (the sweep's ticks may
+	// come a little early), within watchTicks ticks.
+	type result struct {
+		ran time.Duration
+		err error
+	}
+	results := make(chan result, 1)
+	var srv *Server
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		begin := time.Now()
+		d := 2 * time.Second
+		if r.URL.Path == "/fast" {
+			d = watchAfter / 4
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(d):
+		}
+		results <- result{time.Since(begin), r.Context().Err()}
+		w.Header().Set("Content-Length", "2")
+		io.WriteString(w, "ok")
+	}), func(s *Server) { srv = s })
+	for _, path := range []string{"/fast", "/slow"} {
+		c := dial(t, addr, 5*time.Second)
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		c.(*net.TCPConn).CloseWrite()
+		res := <-results
+		switch {
+		case path == "/fast" && res.err != nil:
+			t.Fatalf("%s: the context ended after %v, before the watch was due", path, res.ran)
+		case path == "/slow" && res.err == nil:
+			t.Fatalf("%s: the context did not end when the client left", path)
+		case path == "/slow" && (res.ran < watchAfter*9/10 || res.ran > watchTicks*watchTick+time.Second):
+			t.Fatalf("%s: the context ended after %v, want %v to %v", path, res.ran, watchAfter, watchTicks*watchTick)
+		}
+		io.ReadAll(c)
+		c.Close()
+	}
+
+	// With no connection left, the sweep stops; a new connection starts it.
+	ticking := func() bool {
+		srv.live.mu.Lock()
+		defer srv.live.mu.Unlock()
+		return srv.live.ticking
+	}
+	for deadline := time.Now().Add(5 * time.Second); ticking(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep still runs with no connection open")
+		}
+	}
+	if out := raw(t, addr, "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"); !strings.HasSuffix(out, "ok") {
+		t.Fatalf("after the sweep stopped:\n%s", out)
+	}
+	<-results
+}
+
+func TestRequestArrivingWhileAnswering(t *testing.T) {
+	// A pipelined request that reaches the socket after its predecessor
+	// was read, and a client's end of sending (half-close) that comes
+	// before its answer, are seen at once after that answer — not when
+	// the idle timeout ends the wait (see await.Conn.Early).
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(watchAfter / 4)
+		w.Header().Set("Content-Length", fmt.Sprint(len(r.URL.Path)))
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) { s.IdleTimeout = time.Minute })
+
+	c := dial(t, addr, 5*time.Second)
+	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(watchAfter / 10)
+	io.WriteString(c, "GET /two HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(c)
+	for _, want := range []string{"/one", "/two"} {
+		begin := time.Now()
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer to %s: %v after %v", want, err, time.Since(begin))
+		}
+		b, _ := io.ReadAll(res.Body)
+		if string(b) != want {
+			t.Fatalf("answer %q, want %q", b, want)
+		}
+	}
+
+	c = dial(t, addr, 5*time.Second)
+	io.WriteString(c, "GET /half HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.(*net.TCPConn).CloseWrite()
+	begin := time.Now()
+	out, err := io.ReadAll(c)
+	if err != nil || !strings.HasSuffix(string(out), "/half") {
+		t.Fatalf("after a half-close, after %v: %q, %v (the server kept the connection)", time.Since(begin), out, err)
+	}
+}

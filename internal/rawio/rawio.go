@@ -270,6 +270,15 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
 }
 
+// Pending reports whether a read on fd would not wait: data, the end of
+// the stream or an error is there. It consumes nothing (one non-blocking
+// peek).
+func Pending(fd uintptr) bool {
+	var one [1]byte
+	_, errno := peek(fd, one[:])
+	return errno != syscall.EAGAIN
+}
+
 // Write makes one raw write(2) of p on fd.
 func Write(fd uintptr, p []byte) (int, syscall.Errno) { return write(fd, p) }
 
