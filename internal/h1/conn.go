@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -106,6 +107,10 @@ type conn struct {
 	held bool
 	aw   *await.Conn // made at the first flushAwait
 	idle func()      // flushAwait's turn to StateIdle, made once
+
+	// The look for what came while an answer was made (see recheck).
+	waitFrom atomic.Uint64 // 1 + the watch tick (live) at which flushAwait's wait began; 0: not waiting; or checking, checked
+	early    atomic.Bool   // something came so once: every later wait looks first (await.Conn.Early)
 
 	// The client watch (see watch), started by the server's sweep.
 	due       atomic.Uint64 // the watch's tick (live) from which the armed request is watched; 0: none
@@ -294,17 +299,58 @@ func (c *conn) flushAwait() bool {
 			c.s.setState(c.nc, http.StateIdle)
 			return err == nil
 		}
-		c.aw.Early = true // a client may pipeline, or end its side, before its answer
 		// Once b is written: the buffers go back (b stays valid until the
 		// writer is written to again), and the connection is idle.
 		c.idle = func() {
 			c.giveBack()
 			c.s.setState(c.nc, http.StateIdle)
+			if c.rio.Ready() {
+				c.waitFrom.Store(1 + c.s.live.tick.Load())
+			}
 		}
 	}
+	c.aw.Early = c.early.Load()
 	c.idleDeadline()
 	_, err = c.aw.WriteAwait(b, c.idle)
+	if c.waitFrom.Swap(0) == checking {
+		c.mu.Lock() // recheck is under way: let it end before the deadline is renewed
+		c.mu.Unlock()
+	}
 	return err == nil
+}
+
+// A client may send before it has its answer: a pipelined next request,
+// or the end of its side (a half-close). What reaches the socket after the
+// request was read and before flushAwait's wait began raises no readiness
+// the wait can see (package await), and looking for it before every wait
+// costs a system call per request. So the server's sweep looks instead,
+// once, at a connection still waiting recheckTicks after its wait began
+// (recheck); what it finds ends the wait, and from then on that
+// connection looks before each wait (await.Conn.Early). Such a request is
+// answered 100–150 ms late, once per connection; a half-closed
+// connection is closed as late, not at the idle timeout.
+const recheckTicks = 2
+
+// The states of waitFrom besides a tick: recheck is looking, or has looked.
+const (
+	checking = math.MaxUint64 - 1
+	checked  = math.MaxUint64
+)
+
+// recheck looks whether something arrived on a connection whose wait
+// began at tick w-1 (see recheckTicks), and if so ends the wait. It runs on
+// the sweep's goroutine.
+func (c *conn) recheck(w uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.waitFrom.CompareAndSwap(w, checking) {
+		return // the wait has ended
+	}
+	if c.rio.Pending() {
+		c.early.Store(true)
+		c.rd.Set(deadline.Past) // wakes the wait; readRequest renews the deadline
+	}
+	c.waitFrom.CompareAndSwap(checking, checked)
 }
 
 // idleDeadline bounds the wait for the next request by IdleTimeout (none

@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// live is a server's list of open connections, for two things: when
+// live is a server's list of open connections, for three things: when
 // BaseContext ends, what their handlers named with CutOnGone is cut off
-// (cutAll); and the client watch starts for requests that have run for
-// watchAfter (sweep). One context.AfterFunc on BaseContext and one
+// (cutAll); the client watch starts for requests that have run for
+// watchAfter; and a connection waiting for its next request is looked at
+// once for what came before the wait began (recheck; both by sweep). One context.AfterFunc on BaseContext and one
 // goroutine ticking while connections are open serve every connection: a
 // connection joins and leaves the list with a lock and two pointers, and
 // arms and disarms its watch with a store, without allocating and without
@@ -84,13 +85,19 @@ func (l *live) cutAll() {
 	}
 }
 
-// sweep advances the watch's clock every watchTick and starts the watch
-// of each connection whose request is due (conn.due); it ends when no
-// connection is left (add starts it again).
+// sweep advances the watch's clock every watchTick, starts the watch of
+// each connection whose request is due (conn.due) and rechecks each
+// connection waiting since recheckTicks; it ends when no connection is
+// left (add starts it again).
 func (l *live) sweep() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
+	type late struct {
+		c *conn
+		w uint64
+	}
 	var due []*conn
+	var waiting []late
 	for range t.C {
 		now := l.tick.Add(1)
 		l.mu.Lock()
@@ -103,6 +110,9 @@ func (l *live) sweep() {
 			if d := c.due.Load(); d != 0 && now >= d && c.due.CompareAndSwap(d, 0) {
 				due = append(due, c)
 			}
+			if w := c.waitFrom.Load(); w != 0 && w < checking && now >= w+recheckTicks {
+				waiting = append(waiting, late{c, w})
+			}
 		}
 		l.mu.Unlock()
 		for i, c := range due {
@@ -110,5 +120,10 @@ func (l *live) sweep() {
 			due[i] = nil
 		}
 		due = due[:0]
+		for i, x := range waiting {
+			x.c.recheck(x.w)
+			waiting[i] = late{}
+		}
+		waiting = waiting[:0]
 	}
 }

@@ -48,7 +48,11 @@
 //   - On a plain TCP connection that stays open, the end of an answer is
 //     written as the wait for the next request begins (package await): the
 //     read that would find nothing yet is spared. ConnState sees the
-//     connection Idle once the answer is written, as before. Such an idle
+//     connection Idle once the answer is written, as before. A next
+//     request (pipelined) or a half-close that reaches the socket while
+//     the answer is being made is found by a look 100–150 ms into that
+//     wait, once per connection; from then on that connection looks before
+//     each wait (see recheck). Such an idle
 //     connection holds no buffers: its 4 KiB reader and writer go back to
 //     the server's pools and are borrowed again for the next request.
 package h1

@@ -809,28 +809,44 @@ func TestWatchStartsAfterWatchAfter(t *testing.T) {
 func TestRequestArrivingWhileAnswering(t *testing.T) {
 	// A pipelined request that reaches the socket after its predecessor
 	// was read, and a client's end of sending (half-close) that comes
-	// before its answer, are seen at once after that answer — not when
-	// the idle timeout ends the wait (see await.Conn.Early).
+	// before its answer, are found by the sweep's recheck, not left until
+	// the idle timeout (a minute here) ends the wait. Once found, the
+	// connection looks before each wait: the next such request is
+	// answered at once.
 	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(watchAfter / 4)
 		w.Header().Set("Content-Length", fmt.Sprint(len(r.URL.Path)))
 		io.WriteString(w, r.URL.Path)
 	}), func(s *Server) { s.IdleTimeout = time.Minute })
+	late := recheckTicks*watchTick + watchTick // at the latest, after the answer before
 
 	c := dial(t, addr, 5*time.Second)
-	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
-	time.Sleep(watchAfter / 10)
-	io.WriteString(c, "GET /two HTTP/1.1\r\nHost: a\r\n\r\n")
 	br := bufio.NewReader(c)
-	for _, want := range []string{"/one", "/two"} {
-		begin := time.Now()
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("answer to %s: %v after %v", want, err, time.Since(begin))
-		}
-		b, _ := io.ReadAll(res.Body)
-		if string(b) != want {
-			t.Fatalf("answer %q, want %q", b, want)
+	for i, pair := range [][2]string{{"/one", "/two"}, {"/three", "/four"}} {
+		io.WriteString(c, "GET "+pair[0]+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		time.Sleep(watchAfter / 10) // the first is read, its handler runs
+		io.WriteString(c, "GET "+pair[1]+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		var answered time.Time
+		for _, want := range pair {
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("answer to %s: %v", want, err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if string(b) != want {
+				t.Fatalf("answer %q, want %q", b, want)
+			}
+			if want == pair[0] {
+				answered = time.Now()
+				continue
+			}
+			took := time.Since(answered)
+			if i == 0 && took > late+time.Second {
+				t.Fatalf("%s answered %v after %s", want, took, pair[0])
+			}
+			if i == 1 && took > watchAfter*9/10 {
+				t.Fatalf("%s answered %v after %s: the connection did not look before its wait", want, took, pair[0])
+			}
 		}
 	}
 
@@ -841,5 +857,8 @@ func TestRequestArrivingWhileAnswering(t *testing.T) {
 	out, err := io.ReadAll(c)
 	if err != nil || !strings.HasSuffix(string(out), "/half") {
 		t.Fatalf("after a half-close, after %v: %q, %v (the server kept the connection)", time.Since(begin), out, err)
+	}
+	if took := time.Since(begin); took > watchAfter/4+late+time.Second {
+		t.Fatalf("a half-closed connection was closed after %v", took)
 	}
 }

@@ -115,6 +115,15 @@ func (c *Conn) Quiet() bool {
 	return err == nil && errno == syscall.EAGAIN
 }
 
+// Pending reports whether a read would not wait: data, the end of the
+// stream or an error is there (Pending on the descriptor). It may be
+// called while another goroutine waits in Read; false once closed.
+func (c *Conn) Pending() bool {
+	p := false
+	err := c.raw.Control(func(fd uintptr) { p = Pending(fd) })
+	return err == nil && p
+}
+
 // read is the RawConn.Read callback; false asks to wait for readability.
 func (c *Conn) read(fd uintptr) bool {
 	if c.r.probe {

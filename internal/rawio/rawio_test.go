@@ -210,6 +210,43 @@ func TestQuiet(t *testing.T) {
 	}
 }
 
+func TestPending(t *testing.T) {
+	a, b := testbed.TCPPair(t)
+	c := newConn(t, a)
+	// Looked at while another goroutine waits in Read.
+	got := make(chan string, 1)
+	go func() {
+		p := make([]byte, 8)
+		n, _ := c.Read(p)
+		got <- string(p[:n])
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if c.Pending() {
+		t.Fatal("Pending is true on a quiet connection")
+	}
+	b.Write([]byte("x"))
+	if s := <-got; s != "x" {
+		t.Fatalf("the waiting read got %q", s)
+	}
+	b.Write([]byte("y"))
+	time.Sleep(20 * time.Millisecond)
+	if !c.Pending() {
+		t.Fatal("Pending is false with data to read")
+	}
+	if p := make([]byte, 1); !c.Pending() || func() bool { n, _ := c.Read(p); return n != 1 || p[0] != 'y' }() {
+		t.Fatal("the data looked at was not left to read")
+	}
+	b.Close()
+	time.Sleep(20 * time.Millisecond)
+	if !c.Pending() {
+		t.Fatal("Pending is false after the peer closed")
+	}
+	a.Close()
+	if c.Pending() {
+		t.Fatal("Pending is true on a closed connection")
+	}
+}
+
 func fdOf(t *testing.T, nc net.Conn) uintptr {
 	raw, err := nc.(*net.TCPConn).SyscallConn()
 	if err != nil {
