@@ -128,6 +128,22 @@ type conn struct {
 	cutDone bool // the context ended: what is set from now on is cut at once
 
 	prev, next *conn // in the server's list of live connections (live)
+
+	// For CloseIdle: the connection's state and, while it is New or Idle,
+	// the watch tick (live) at which it became so.
+	state    atomic.Int32 // http.ConnState
+	idleTick atomic.Uint64
+}
+
+// setState records the connection's state and passes it to ConnState.
+func (c *conn) setState(st http.ConnState) {
+	if st == http.StateNew || st == http.StateIdle {
+		c.idleTick.Store(c.s.live.tick.Load())
+	}
+	c.state.Store(int32(st))
+	if c.s.ConnState != nil {
+		c.s.ConnState(c.nc, st)
+	}
 }
 
 // cutNow cuts off the current request's cutter, and any set later. It is
@@ -167,7 +183,7 @@ func (c *conn) close() {
 		return
 	}
 	c.nc.Close()
-	c.s.setState(c.nc, http.StateClosed)
+	c.setState(http.StateClosed)
 	c.giveBack()
 }
 
@@ -277,7 +293,7 @@ func (c *conn) serve() {
 		if !keep {
 			return
 		}
-		c.s.setState(c.nc, http.StateIdle)
+		c.setState(http.StateIdle)
 	}
 }
 
@@ -296,14 +312,14 @@ func (c *conn) flushAwait() bool {
 	if c.aw == nil {
 		if c.aw = await.New(c.nc); c.aw == nil {
 			_, err := c.nc.Write(b)
-			c.s.setState(c.nc, http.StateIdle)
+			c.setState(http.StateIdle)
 			return err == nil
 		}
 		// Once b is written: the buffers go back (b stays valid until the
 		// writer is written to again), and the connection is idle.
 		c.idle = func() {
 			c.giveBack()
-			c.s.setState(c.nc, http.StateIdle)
+			c.setState(http.StateIdle)
 			if c.rio.Ready() {
 				c.waitFrom.Store(1 + c.s.live.tick.Load())
 			}
@@ -378,7 +394,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 			return nil, errQuiet
 		}
 	}
-	c.s.setState(c.nc, http.StateActive)
+	c.setState(http.StateActive)
 	// A head that is in the buffer whole is read without waiting: the
 	// header timeout matters only for one still arriving.
 	if d := c.s.ReadHeaderTimeout; d > 0 && !head.Buffered(c.br) {

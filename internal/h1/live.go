@@ -2,6 +2,8 @@ package h1
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,4 +128,29 @@ func (l *live) sweep() {
 		}
 		waiting = waiting[:0]
 	}
+}
+
+// closeIf closes the connection of each live conn that is not hijacked and
+// for which close reports true (given the watch's clock), and returns how
+// many others remain.
+func (l *live) closeIf(close func(c *conn, now uint64) bool) (open int) {
+	now := l.tick.Load()
+	var shut []net.Conn
+	l.mu.Lock()
+	if l.head.next != nil {
+		for c := l.head.next; c != &l.head; c = c.next {
+			switch {
+			case http.ConnState(c.state.Load()) == http.StateHijacked:
+			case close(c, now):
+				shut = append(shut, c.nc)
+			default:
+				open++
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, nc := range shut {
+		nc.Close()
+	}
+	return open
 }

@@ -289,7 +289,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.disarm()
 	c.rd.Clear() // the idle or header deadline may still be set
 	c.hijacked = true
-	c.s.setState(c.nc, http.StateHijacked)
+	c.setState(http.StateHijacked)
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 

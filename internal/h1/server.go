@@ -142,10 +142,23 @@ func (s *Server) log() *slog.Logger {
 	return s.Log
 }
 
-func (s *Server) setState(c net.Conn, st http.ConnState) {
-	if s.ConnState != nil {
-		s.ConnState(c, st)
-	}
+// CloseIdle closes the connections that have waited for a request —
+// their first, or the next after an answer — for at least idleFor (to
+// within a watch tick, 50 ms), and returns how many connections are left
+// open, hijacked ones aside. It is for a drain: a connection whose request
+// is under way is left to end after its answer. It costs no more than a
+// walk over the open connections; the state it reads is kept with two
+// atomic stores per request.
+func (s *Server) CloseIdle(idleFor time.Duration) (open int) {
+	return s.live.closeIf(func(c *conn, now uint64) bool {
+		st := http.ConnState(c.state.Load())
+		return (st == http.StateNew || st == http.StateIdle) && now-c.idleTick.Load() > uint64(idleFor/watchTick)
+	})
+}
+
+// CloseAll closes every open connection, busy or not, hijacked ones aside.
+func (s *Server) CloseAll() {
+	s.live.closeIf(func(*conn, uint64) bool { return true })
 }
 
 func (s *Server) maxHeaderBytes() int64 {
@@ -176,6 +189,6 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		c.lr.c, c.out.nc = &c.rio, &c.rio
 	}
 	c.rd.Init(nc)
-	s.setState(nc, http.StateNew) // buffers are lent by readRequest
+	c.setState(http.StateNew) // buffers are lent by readRequest
 	return c
 }

@@ -862,3 +862,57 @@ func TestRequestArrivingWhileAnswering(t *testing.T) {
 		t.Fatalf("a half-closed connection was closed after %v", took)
 	}
 }
+
+func TestCloseIdleAndCloseAll(t *testing.T) {
+	// Three connections: one idle after an answer, one new without a
+	// request, one whose request is under way. CloseIdle closes the first
+	// two once they have waited long enough and counts the third; CloseAll
+	// closes it too.
+	release, busyNow := make(chan struct{}), make(chan struct{})
+	var srv *Server
+	addr, conns := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/busy" {
+			close(busyNow)
+			<-release
+		}
+		w.Header().Set("Content-Length", "2")
+		io.WriteString(w, "ok")
+	}), func(s *Server) { srv = s })
+	idle := dial(t, addr, 5*time.Second)
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if res, err := http.ReadResponse(bufio.NewReader(idle), nil); err != nil || res.StatusCode != 200 {
+		t.Fatalf("first answer: %v", err)
+	}
+	fresh := dial(t, addr, 5*time.Second)
+	busy := dial(t, addr, 5*time.Second)
+	io.WriteString(busy, "GET /busy HTTP/1.1\r\nHost: a\r\n\r\n")
+	defer close(release)
+	<-busyNow
+	for conns.Load() < 3 { // the new one accepted too
+		time.Sleep(time.Millisecond)
+	}
+
+	ended := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		return err == io.EOF
+	}
+	if open := srv.CloseIdle(time.Hour); open != 3 {
+		t.Fatalf("CloseIdle(1h) left %d open, want 3", open)
+	}
+	time.Sleep(4 * watchTick)
+	if open := srv.CloseIdle(2 * watchTick); open != 1 {
+		t.Fatalf("CloseIdle left %d open, want 1 (the busy one)", open)
+	}
+	if !ended(idle) || !ended(fresh) {
+		t.Fatal("an idle or a new connection was left open")
+	}
+	if ended(busy) {
+		t.Fatal("the busy connection was closed")
+	}
+	srv.CloseAll()
+	busy.SetReadDeadline(time.Now().Add(time.Second))
+	if b, err := io.ReadAll(busy); err != nil || len(b) != 0 {
+		t.Fatalf("after CloseAll, the busy connection read %q, %v", b, err)
+	}
+}

@@ -69,7 +69,7 @@ func newEntrypoint(ln net.Listener, h http.Handler, active func() int64, onState
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return e.base },
-		ConnState:         e.h1.ConnState,
+		ConnState:         e.onState(onState),
 	}
 	e.h2 = newConnQueue(ln.Addr())
 	errLog(e.srv)
@@ -85,13 +85,29 @@ func newPlainEntrypoint(ln net.Listener, h http.Handler, active func() int64, on
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		BaseContext:       e.base,
-		ConnState:         e.onState(onState),
+		ConnState:         e.h1State(onState),
 		Log:               log,
 	}
 	return e
 }
 
-// onState tracks connections for the drain and passes the change on.
+// h1State passes h1's connection states on. h1 keeps its connections'
+// states itself for the drain (h1.Server.CloseIdle), so nothing is tracked
+// here per request; a connection h1 takes over after a TLS handshake
+// leaves the map as h1 reports it New (it was on h1's list before).
+func (e *entrypoint) h1State(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	return func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew && e.srv != nil {
+			e.track(c, http.StateClosed)
+		}
+		if next != nil {
+			next(c, s)
+		}
+	}
+}
+
+// onState tracks connections for the drain (HTTP/2 ones, and TLS
+// handshakes under way) and passes the change on.
 func (e *entrypoint) onState(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
 	return func(c net.Conn, s http.ConnState) {
 		e.track(c, s)
@@ -152,7 +168,7 @@ func (e *entrypoint) drain(deadline time.Time) (cut int) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		open := e.closeIdle(time.Now().Add(-idleCloseAfter))
+		open := e.h1.CloseIdle(idleCloseAfter) + e.closeIdle(time.Now().Add(-idleCloseAfter))
 		if open == 0 && e.active() == 0 && e.acceptDone() {
 			return 0
 		}
@@ -162,6 +178,7 @@ func (e *entrypoint) drain(deadline time.Time) (cut int) {
 				e.srv.Close()
 			}
 			left := open + int(e.active())
+			e.h1.CloseAll()
 			e.closeAll()
 			return left
 		}
@@ -180,8 +197,8 @@ func (e *entrypoint) acceptDone() bool {
 	}
 }
 
-// closeIdle closes connections idle since before cutoff and returns how
-// many connections remain open.
+// closeIdle closes the tracked connections (HTTP/2, and TLS handshakes
+// under way) idle since before cutoff and returns how many remain open.
 func (e *entrypoint) closeIdle(cutoff time.Time) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -194,7 +211,7 @@ func (e *entrypoint) closeIdle(cutoff time.Time) int {
 	return len(e.conns)
 }
 
-// closeAll closes every connection still open, busy or not.
+// closeAll closes every tracked connection still open, busy or not.
 func (e *entrypoint) closeAll() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
