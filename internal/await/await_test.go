@@ -164,9 +164,15 @@ func TestEarly(t *testing.T) {
 			c, s := testbed.TCPPair(t)
 			aw := New(c)
 			aw.Early = early
-			// A first exchange, whose answer is read: the netpoller has
-			// seen the connection readable and the read consumed it.
-			go s.Write([]byte("hi"))
+			// A first exchange, answered once read (as a backend does),
+			// whose answer is read: the netpoller has seen the connection
+			// readable and the read consumed it.
+			go func() {
+				if _, err := io.ReadFull(s, make([]byte, 3)); err == nil {
+					s.Write([]byte("hi"))
+				}
+			}()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if _, err := aw.WriteAwait([]byte("one"), nil); err != nil {
 				t.Fatal(err)
 			}
