@@ -9,15 +9,16 @@ import (
 	"time"
 )
 
-// live is a server's list of open connections, for three things: when
+// live is a server's list of open connections, for four things: when
 // BaseContext ends, what their handlers named with CutOnGone is cut off
 // (cutAll); the client watch starts for requests that have run for
-// watchAfter; and a connection waiting for its next request is looked at
-// once for what came before the wait began (recheck; both by sweep). One context.AfterFunc on BaseContext and one
-// goroutine ticking while connections are open serve every connection: a
-// connection joins and leaves the list with a lock and two pointers, and
-// arms and disarms its watch with a store, without allocating and without
-// a timer per connection or per request.
+// watchAfter; a connection waiting for its next request is looked at once
+// for what came before the wait began (recheck; both by sweep); and a
+// drain closes the idle ones (closeIf). One context.AfterFunc on
+// BaseContext and one goroutine ticking while connections are open serve
+// every connection: a connection joins and leaves the list with a lock and
+// two pointers, and arms and disarms its watch with a store, without
+// allocating and without a timer per connection or per request.
 type live struct {
 	mu      sync.Mutex
 	head    conn // sentinel of a circular list; made on first use
