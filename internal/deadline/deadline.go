@@ -62,12 +62,6 @@ func (r *Read) Clear() {
 	}
 }
 
-// Passed reports whether a deadline is set and has passed.
-func (r *Read) Passed(now time.Time) bool {
-	at := r.at.Load()
-	return at != 0 && at <= now.UnixNano()
-}
-
 // Forget records that the deadline was changed behind r's back: the next
 // Renew sets it.
 func (r *Read) Forget() { r.at.Store(-1) }

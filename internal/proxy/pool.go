@@ -105,9 +105,6 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 		l.conns[n-1] = nil
 		l.conns = l.conns[:n-1]
 		l.mu.Unlock()
-		if c.rd.Passed(now) {
-			c.rd.Clear() // a spent response deadline would fail the probe
-		}
 		if now.Sub(c.idle) < p.idleTimeout && c.alive() {
 			c.reused = true
 			return c, nil

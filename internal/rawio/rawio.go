@@ -52,7 +52,6 @@ type call struct {
 	n     int64
 	errno syscall.Errno
 	short bool // a write took nothing and reported no error
-	probe bool // Quiet's call: a peek that never waits
 }
 
 // New returns a Conn for nc, or nil when nc is not a *net.TCPConn (a TLS
@@ -105,19 +104,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 // Quiet reports whether the connection is open and nothing has arrived on
-// it: one non-blocking peek, which finds nothing (EAGAIN). Data nobody asked
-// for, the end of the stream or an error make it false.
+// it: the peek of Pending finds nothing. Data nobody asked for, the end of
+// the stream or an error make it false, and so does a closed Conn. Unlike
+// Read, it does not look at the read deadline.
 func (c *Conn) Quiet() bool {
-	c.r = call{probe: true}
-	err := c.raw.Read(c.rfn)
-	errno := c.r.errno
-	c.r = call{}
-	return err == nil && errno == syscall.EAGAIN
+	p := true
+	err := c.raw.Control(func(fd uintptr) { p = Pending(fd) })
+	return err == nil && !p
 }
 
 // Pending reports whether a read would not wait: data, the end of the
 // stream or an error is there (Pending on the descriptor). It may be
-// called while another goroutine waits in Read; false once closed.
+// called while another goroutine waits in Read, and does not look at the
+// read deadline; false once closed.
 func (c *Conn) Pending() bool {
 	p := false
 	err := c.raw.Control(func(fd uintptr) { p = Pending(fd) })
@@ -126,11 +125,6 @@ func (c *Conn) Pending() bool {
 
 // read is the RawConn.Read callback; false asks to wait for readability.
 func (c *Conn) read(fd uintptr) bool {
-	if c.r.probe {
-		var one [1]byte
-		_, c.r.errno = peek(fd, one[:])
-		return true // never wait
-	}
 	for {
 		n, errno := read(fd, c.r.p)
 		switch errno {

@@ -186,14 +186,20 @@ func TestPeek(t *testing.T) {
 	}
 }
 
-// TestQuiet: the probe of a Conn is true on a quiet open connection, false
-// once data has come (which it leaves to read) or the peer has closed.
+// TestQuiet: the probe of a Conn is true on a quiet open connection, also
+// past its read deadline, false once data has come (which it leaves to
+// read) or the peer has closed.
 func TestQuiet(t *testing.T) {
 	a, b := testbed.TCPPair(t)
 	c := newConn(t, a)
 	if !c.Quiet() {
 		t.Fatal("Quiet is false on an open, quiet connection")
 	}
+	a.SetReadDeadline(time.Unix(1, 0))
+	if !c.Quiet() {
+		t.Fatal("Quiet is false on a quiet connection past its read deadline")
+	}
+	a.SetReadDeadline(time.Time{})
 	b.Write([]byte("x"))
 	time.Sleep(20 * time.Millisecond)
 	if c.Quiet() {
