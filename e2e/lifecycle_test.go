@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/testbed"
 )
 
 // TestGracefulShutdown: on SIGTERM the router stops accepting, lets the
@@ -110,5 +112,44 @@ func TestHealthzAndMetrics(t *testing.T) {
 	decode(t, r.mustAPI("GET", "/v1/status", ""), &status)
 	if status.Generation == 0 || status.Services != 1 || status.Instances != 1 || status.Registry != "embedded" {
 		t.Errorf("status = %+v", status)
+	}
+}
+
+// TestSysmonReexec: `webrouter serve` executes itself once more with Go's
+// monitor kept awake (package sysmon) and serves as the same process;
+// WEBROUTER_SYSMON=default keeps Go's default.
+func TestSysmonReexec(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		env   []string
+		awake bool
+	}{
+		{"default", cleanEnv(), true},
+		{"opted out", append(cleanEnv(), "WEBROUTER_SYSMON=default"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := testbed.Start(binary, t.TempDir(), tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Kill()
+			var ready []map[string]any
+			eventually(t, 10*time.Second, "the ready line", func() bool {
+				ready = tr.Stderr.Lines("ready")
+				return len(ready) > 0
+			})
+			if len(ready) != 1 {
+				t.Fatalf("%d ready lines, want 1 (one process, started once):\n%s", len(ready), tr.Stderr.String())
+			}
+			if pid, _ := ready[0]["pid"].(float64); int(pid) != tr.Cmd.Process.Pid {
+				t.Errorf("ready from pid %v, want the started process %d", ready[0]["pid"], tr.Cmd.Process.Pid)
+			}
+			if got := ready[0]["sysmon_awake"]; got != tt.awake {
+				t.Errorf("sysmon_awake = %v, want %v", got, tt.awake)
+			}
+			if code, _, _ := (&router{Router: tr, t: t, http: tr.HTTP}).get("nothing.test", "/"); code != http.StatusNotFound {
+				t.Errorf("unknown host: %d, want 404 (serving)", code)
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/webrouter/webrouter/internal/metrics"
 	"github.com/webrouter/webrouter/internal/proxy"
 	"github.com/webrouter/webrouter/internal/route"
+	"github.com/webrouter/webrouter/internal/sysmon"
 	"github.com/webrouter/webrouter/internal/tcpproxy"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
@@ -163,7 +164,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := upg.Ready(); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
-	log.Info("ready", "upgraded", upg.HasParent())
+	log.Info("ready", "upgraded", upg.HasParent(), "sysmon_awake", sysmon.Awake(os.Getenv("GODEBUG")))
 	if err := sdNotify(readyMessage()); err != nil {
 		log.Warn("could not tell systemd we are ready", "error", err.Error())
 	}

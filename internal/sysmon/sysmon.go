@@ -25,6 +25,7 @@ package sysmon
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -50,7 +51,7 @@ func Env(env []string) ([]string, bool) {
 		case "GODEBUG":
 			at = i
 			for _, s := range strings.Split(v, ",") {
-				if strings.HasPrefix(strings.TrimSpace(s), "schedtrace=") {
+				if strings.HasPrefix(s, "schedtrace=") { // as the runtime reads it: no spaces
 					return env, false
 				}
 			}
@@ -82,4 +83,20 @@ func Reexec() error {
 		return err
 	}
 	return syscall.Exec(exe, os.Args, env)
+}
+
+// Awake reports whether godebug (GODEBUG's value, as the runtime read it at
+// start) keeps sysmon out of its deep sleep: read as the runtime reads it
+// (left to right, a value that is not a 32-bit number ignored), the last
+// schedtrace setting is positive.
+func Awake(godebug string) bool {
+	awake := false
+	for _, s := range strings.Split(godebug, ",") {
+		if v, ok := strings.CutPrefix(s, "schedtrace="); ok {
+			if n, err := strconv.ParseInt(v, 10, 32); err == nil {
+				awake = n > 0
+			}
+		}
+	}
+	return awake
 }

@@ -19,7 +19,8 @@ func TestEnv(t *testing.T) {
 		{"no GODEBUG", []string{"A=1"}, []string{"A=1", "GODEBUG=" + Setting}, true},
 		{"empty GODEBUG", []string{"GODEBUG=", "A=1"}, []string{"GODEBUG=" + Setting, "A=1"}, true},
 		{"other settings kept", []string{"GODEBUG=http2debug=1,gctrace=1"}, []string{"GODEBUG=http2debug=1,gctrace=1," + Setting}, true},
-		{"operator's schedtrace wins", []string{"GODEBUG=gctrace=1, schedtrace=1000"}, nil, false},
+		{"operator's schedtrace wins", []string{"GODEBUG=gctrace=1,schedtrace=1000"}, nil, false},
+		{"a spaced one the runtime ignores", []string{"GODEBUG=gctrace=1, schedtrace=1000"}, []string{"GODEBUG=gctrace=1, schedtrace=1000," + Setting}, true},
 		{"opted out", []string{OptOut + "=default"}, nil, false},
 		{"opt-out needs its value", []string{OptOut + "=on"}, []string{OptOut + "=on", "GODEBUG=" + Setting}, true},
 		{"a name that only starts alike", []string{"GODEBUGX=schedtrace=1"}, []string{"GODEBUGX=schedtrace=1", "GODEBUG=" + Setting}, true},
@@ -41,6 +42,26 @@ func TestEnv(t *testing.T) {
 				t.Fatalf("Env changed its argument: %q", in)
 			}
 		})
+	}
+}
+
+func TestAwake(t *testing.T) {
+	for godebug, want := range map[string]bool{
+		"":                              false,
+		Setting:                         true,
+		"gctrace=1," + Setting:          true,
+		"schedtrace=0":                  false,
+		Setting + ",schedtrace=0":       false, // the last one counts
+		"schedtrace=0,schedtrace=1000":  true,
+		"schedtrace=0, schedtrace=1000": false, // " schedtrace" is no setting
+		"schedtrace=x":                  false,
+		"schedtrace=1000,schedtrace=x":  true,  // a bad value is ignored
+		"schedtrace=99999999999":        false, // out of the runtime's range
+		"xschedtrace=1000,gctrace=1":    false,
+	} {
+		if got := Awake(godebug); got != want {
+			t.Errorf("Awake(%q) = %v, want %v", godebug, got, want)
+		}
 	}
 }
 
