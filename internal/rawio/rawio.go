@@ -42,6 +42,11 @@ type Conn struct {
 	rfn, wfn func(fd uintptr) bool // read and write callbacks, made once
 	r, w     call                  // the call under way on each side
 	iov      [8]syscall.Iovec      // writev's vector, cleared after each call
+
+	// Quiet's and Pending's peek: the callback, made at the first, and
+	// its finding.
+	lfn     func(fd uintptr)
+	pending bool
 }
 
 // call is one Read's or write's state across the netpoller's waits.
@@ -108,20 +113,34 @@ func (c *Conn) Read(p []byte) (int, error) {
 // the stream or an error make it false, and so does a closed Conn. Unlike
 // Read, it does not look at the read deadline.
 func (c *Conn) Quiet() bool {
-	p := true
-	err := c.raw.Control(func(fd uintptr) { p = Pending(fd) })
-	return err == nil && !p
+	p, open := c.peek()
+	return open && !p
 }
 
 // Pending reports whether a read would not wait: data, the end of the
 // stream or an error is there (Pending on the descriptor). It may be
 // called while another goroutine waits in Read, and does not look at the
 // read deadline; false once closed.
+//
+// Quiet and Pending are made by one goroutine at a time.
 func (c *Conn) Pending() bool {
-	p := false
-	err := c.raw.Control(func(fd uintptr) { p = Pending(fd) })
-	return err == nil && p
+	p, open := c.peek()
+	return open && p
 }
+
+// peek is Quiet's and Pending's look: whether a read would not wait, and
+// whether the connection is open. It allocates only at the first call (a
+// closure passed through RawConn.Control escapes).
+func (c *Conn) peek() (pending, open bool) {
+	if c.lfn == nil {
+		c.lfn = c.look
+	}
+	err := c.raw.Control(c.lfn)
+	return c.pending, err == nil
+}
+
+// look is the RawConn.Control callback of peek.
+func (c *Conn) look(fd uintptr) { c.pending = Pending(fd) }
 
 // read is the RawConn.Read callback; false asks to wait for readability.
 func (c *Conn) read(fd uintptr) bool {

@@ -276,3 +276,14 @@ func TestOnlyTCP(t *testing.T) {
 		t.Fatal("Init(net.Pipe) succeeded")
 	}
 }
+
+// TestPeekAllocatesOnce: the pool probes a kept-alive connection before
+// every request; after the first, Quiet and Pending allocate nothing.
+func TestPeekAllocatesOnce(t *testing.T) {
+	a, _ := testbed.TCPPair(t)
+	c := newConn(t, a)
+	c.Quiet()
+	if n := testing.AllocsPerRun(100, func() { c.Quiet(); c.Pending() }); n != 0 {
+		t.Fatalf("Quiet and Pending: %v allocations a call, want 0", n)
+	}
+}
