@@ -88,16 +88,18 @@ func StartWith(dir string, n int, opts Options) (*Cluster, error) {
 		}
 		c.TLS, scheme = files, "https://"
 	}
+	// Every member's two ports in one call: ports found in separate calls
+	// may repeat, as each call's listeners are closed when it returns.
+	ports, err := freePorts(2 * n)
+	if err != nil {
+		return nil, err
+	}
 	var initial []string
 	for i := 0; i < n; i++ {
-		ports, err := freePorts(2)
-		if err != nil {
-			return nil, err
-		}
 		m := &Member{
 			Name:       fmt.Sprintf("m%d", i),
-			ClientAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
-			PeerAddr:   fmt.Sprintf("127.0.0.1:%d", ports[1]),
+			ClientAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i]),
+			PeerAddr:   fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
 		}
 		m.dir = filepath.Join(dir, m.Name)
 		m.logPath = filepath.Join(dir, m.Name+".log")
