@@ -100,8 +100,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	hijacked bool
-	base     http.Request // carries the context every request of the connection copies
-	slot     *slot        // lent with the buffers (lend, giveBack)
+	slot     *slot // lent with the buffers (lend, giveBack)
 
 	// An answer's end left buffered by finish, for flushAwait.
 	held bool

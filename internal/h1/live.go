@@ -10,8 +10,8 @@ import (
 )
 
 // live is a server's list of open connections, for four things: when
-// BaseContext ends, what their handlers named with CutOnGone is cut off
-// (cutAll); the client watch starts for requests that have run for
+// BaseContext ends, their contexts are cancelled and what their handlers
+// named with CutOnGone is cut off (cutAll); the client watch starts for requests that have run for
 // watchAfter; a connection waiting for its next request is looked at once
 // for what came before the wait began (recheck; both by sweep); and a
 // drain closes the idle ones (closeIf). One context.AfterFunc on
@@ -40,9 +40,9 @@ const (
 // due is the tick from which a request armed now is to be watched.
 func (l *live) due() uint64 { return l.tick.Load() + watchTicks }
 
-// add puts c on the list; parent is c's context's parent (BaseContext).
-// If parent has already ended, c is cut at once: whatever order add and
-// cutAll run in, c is cut.
+// add puts c on the list; parent is BaseContext, whose end cancels c's
+// context and cuts c. If parent has already ended, that is done at once:
+// whatever order add and cutAll run in, c is cancelled and cut.
 func (l *live) add(c *conn, parent context.Context) {
 	l.once.Do(func() {
 		l.head.prev, l.head.next = &l.head, &l.head
@@ -60,6 +60,7 @@ func (l *live) add(c *conn, parent context.Context) {
 	}
 	l.mu.Unlock()
 	if parent.Err() != nil {
+		c.cancel()
 		c.cutNow()
 	}
 }
@@ -74,8 +75,9 @@ func (l *live) remove(c *conn) {
 	l.mu.Unlock()
 }
 
-// cutAll cuts off every live connection's cutter; it runs once
-// BaseContext has ended (and so has every connection's context).
+// cutAll cancels every live connection's context and cuts off its
+// cutter; it runs once BaseContext has ended. (A connection's context is
+// not BaseContext's child: see Server.newConn.)
 func (l *live) cutAll() {
 	l.mu.Lock()
 	var all []*conn
@@ -84,6 +86,7 @@ func (l *live) cutAll() {
 	}
 	l.mu.Unlock()
 	for _, c := range all {
+		c.cancel()
 		c.cutNow()
 	}
 }

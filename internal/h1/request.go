@@ -68,7 +68,9 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	}
 
 	req := &c.slot.req
-	*req = c.base // the connection's context (unexported: copied, not set)
+	// The connection's context: unexported, so set through WithContext,
+	// whose copy is inlined and does not escape (no allocation).
+	*req = *(&http.Request{}).WithContext(c.ctx)
 	req.Method, req.URL, req.RequestURI, req.Header = method, u, target, h
 	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, major, minor
 	req.Host = u.Host

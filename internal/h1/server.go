@@ -64,6 +64,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -98,6 +99,9 @@ type Server struct {
 	workers workers
 	live    live
 	date    atomic.Pointer[cachedDate]
+
+	detachOnce sync.Once
+	detached   context.Context // BaseContext without its cancellation (newConn)
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine
@@ -169,7 +173,7 @@ func (s *Server) maxHeaderBytes() int64 {
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c := &conn{s: s, nc: nc, remote: addrString(nc.RemoteAddr())}
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState() // the handshake is done (see ServeConn)
 		c.tls = &st
@@ -178,11 +182,14 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if parent == nil {
 		parent = context.Background()
 	}
-	c.ctx, c.cancel = context.WithCancel(parent)
+	// The connection's context has BaseContext's values but not its
+	// cancellation: a child of a cancellable context costs a registration
+	// with it (a lock, a map entry and its removal) per connection; live
+	// cancels every connection's context instead, with one AfterFunc per
+	// server (live.add, live.cutAll).
+	s.detachOnce.Do(func() { s.detached = context.WithoutCancel(parent) })
+	c.ctx, c.cancel = context.WithCancel(s.detached)
 	s.live.add(c, parent)
-	// WithContext is inlined and its copy does not escape: no allocation
-	// but the conn.
-	c.base = *(&http.Request{}).WithContext(c.ctx)
 	c.lr = limitedReader{c: nc, remain: unlimited}
 	c.out.nc = nc
 	if c.rio.Init(nc) { // raw system calls: see package rawio
@@ -191,4 +198,17 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.rd.Init(nc)
 	c.setState(http.StateNew) // buffers are lent by readRequest
 	return c
+}
+
+// addrString is a.String(), in one allocation where a is a *net.TCPAddr
+// (its String makes two): an IPv4 address, also one a dual-stack listener
+// reports mapped into IPv6, in dotted form; IPv6 in brackets, with its
+// zone.
+func addrString(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta == nil {
+		return a.String()
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
 }

@@ -22,7 +22,6 @@ type exchange struct {
 	idv      [1]string // id as a header value (idValue)
 	start    time.Time
 	clientIP string
-	https    bool // the client came through the TLS entry point
 	route    *route.Route
 	svc      *route.Service
 	rw       recorder
@@ -30,7 +29,6 @@ type exchange struct {
 	tried       balance.Tried
 	target      *upstream.Target // the last target tried
 	attempts    int
-	deadRetried bool
 	upstreamDur time.Duration // last attempt: request sent → response headers
 	upStatus    int           // status the backend answered with
 	err         error         // last upstream error
@@ -40,7 +38,12 @@ type exchange struct {
 	cancel    context.CancelFunc // ReverseProxy path: cancels the forwarded request
 	bodyDone  chan error         // fast path: the request body writer's result
 	inline    []byte             // fast path: a small request body, read whole
-	gone      bool               // the client went away before its answer
+
+	// The flags sit together, in one word: the exchange is one allocation
+	// per request, 288 bytes; with them apart it was 304, allocated as 320.
+	https       bool // the client came through the TLS entry point
+	deadRetried bool
+	gone        bool // the client went away before its answer
 
 	// Cut off (see Cut): the client went away, or the target's drain
 	// deadline passed. conn is the fast path's backend connection while an

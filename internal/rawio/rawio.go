@@ -40,8 +40,14 @@ type Conn struct {
 	nc       net.Conn
 	raw      syscall.RawConn
 	rfn, wfn func(fd uintptr) bool // read and write callbacks, made once
-	r, w     call                  // the call under way on each side
-	iov      [8]syscall.Iovec      // writev's vector, cleared after each call
+	r        readCall              // the Read under way
+	w        call                  // the write under way
+	// writev's vector, cleared after each call. Four is what package h1
+	// passes at most (held head, chunk size, data, CRLF); more buffers
+	// take more than one writev. The Conn is part of every client
+	// connection's allocation, which a longer vector would push into the
+	// next size class.
+	iov [4]syscall.Iovec
 
 	// Quiet's and Pending's peek: the callback, made at the first, and
 	// its finding.
@@ -49,9 +55,16 @@ type Conn struct {
 	pending bool
 }
 
-// call is one Read's or write's state across the netpoller's waits.
+// readCall is one Read's state across the netpoller's waits.
+type readCall struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
+}
+
+// call is one write's state across the netpoller's waits.
 type call struct {
-	p     []byte   // Read's buffer; Write's rest
+	p     []byte   // Write's rest
 	bufs  [][]byte // Writev's rest (nil for Write); bufs[0] from off
 	off   int
 	n     int64
@@ -93,10 +106,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.r = call{p: p}
+	c.r = readCall{p: p}
 	err := c.raw.Read(c.rfn)
-	n, errno := int(c.r.n), c.r.errno
-	c.r = call{}
+	n, errno := c.r.n, c.r.errno
+	c.r = readCall{}
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -148,7 +161,7 @@ func (c *Conn) read(fd uintptr) bool {
 		n, errno := read(fd, c.r.p)
 		switch errno {
 		case 0:
-			c.r.n = int64(n)
+			c.r.n = n
 			return true
 		case syscall.EINTR:
 			continue
