@@ -331,8 +331,14 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 			cpu0 = treeCPU(r.pid)
 		}
 		pbusy0, lbusy0, load0 := cpuBusy(h.proxyCPUs), cpuBusy(h.loadCPUs), treeCPU(h.backend.cmd.Process.Pid)
+		lidle0, start := cpuIdle(h.loadCPUs), time.Now()
 		profiled := h.startProfile(ctx, r, filepath.Join(h.opts.profile, c.name+"-"+proxy+".pprof"))
 		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
+		if len(h.loadCPUs) > 0 {
+			wall := time.Since(start)
+			s.loadBusy = max(0, (time.Duration(len(h.loadCPUs))*wall-(cpuIdle(h.loadCPUs)-lidle0)).Seconds()/wall.Seconds())
+			s.loadCores = len(h.loadCPUs)
+		}
 		if perr := <-profiled; perr != nil && s.err == "" && err == nil {
 			s.err = "profile: " + perr.Error()
 		}

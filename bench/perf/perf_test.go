@@ -70,6 +70,8 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("%s/%s: %d errors of %d requests: %+v", c.name, p, s.errors(), s.wrk.Requests, s.wrk)
 			case s.cpu == 0 || s.peakRSS == 0:
 				t.Errorf("%s/%s: CPU %s, peak RSS %d: /proc readings missing", c.name, p, s.cpu, s.peakRSS)
+			case s.loadCores > 0 && (s.loadBusy <= 0 || s.loadBusy > float64(s.loadCores)+0.05):
+				t.Errorf("%s/%s: load busy %.2f of %d cores: /proc/stat reading wrong", c.name, p, s.loadBusy, s.loadCores)
 			}
 			if p == "webrouter" {
 				if st, err := os.Stat(filepath.Join(o.profile, c.name+"-webrouter.pprof")); err != nil || st.Size() == 0 {
@@ -87,7 +89,7 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	md := rep.markdown()
-	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "## Control plane"} {
+	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "load busy", "## Control plane"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -189,5 +191,33 @@ intr 12345
 	// A kernel without the steal column: user, nice, system only.
 	if got := busyTicks("cpu0 7 0 3 90\n", []int{0}); got != 10 {
 		t.Errorf("without steal: %d, want 10", got)
+	}
+}
+
+// TestIdleTicks checks that idle time is idle and iowait, of the cores
+// asked for (the machine's line when none are), and that a line too short
+// to have them counts nothing rather than failing.
+func TestIdleTicks(t *testing.T) {
+	const stat = `cpu  100 1 20 900 5 2 3 40 0 0
+cpu0 60 1 10 400 2 1 2 30 0 0
+cpu1 40 0 10 500 3 1 1 10 0 0
+intr 12345
+`
+	for _, c := range []struct {
+		cpus []int
+		want int64
+	}{
+		{nil, 905},
+		{[]int{0}, 402},
+		{[]int{1}, 503},
+		{[]int{0, 1}, 905},
+		{[]int{2}, 0},
+	} {
+		if got := idleTicks(stat, c.cpus); got != c.want {
+			t.Errorf("idleTicks(cpus %v) = %d, want %d", c.cpus, got, c.want)
+		}
+	}
+	if got := idleTicks("cpu0 7 0 3 90\n", []int{0}); got != 90 {
+		t.Errorf("without iowait: %d, want 90", got)
 	}
 }

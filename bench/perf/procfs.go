@@ -127,18 +127,51 @@ func cpuBusy(cpus []int) time.Duration {
 	return time.Duration(busyTicks(string(b), cpus)) * clockTick
 }
 
-// busyTicks is cpuBusy's sum, in clock ticks, from /proc/stat's text.
-func busyTicks(stat string, cpus []int) int64 {
+// cpuIdle is the time the given cores have been idle since boot (idle and
+// iowait in /proc/stat): what is not idle is everything, processes,
+// interrupts and softirq included.
+func cpuIdle(cpus []int) time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	return time.Duration(idleTicks(string(b), cpus)) * clockTick
+}
+
+// idleTicks is cpuIdle's sum, in clock ticks, from /proc/stat's text.
+func idleTicks(stat string, cpus []int) int64 {
+	var ticks int64
+	for _, f := range cpuLines(stat, cpus) {
+		for _, v := range f[4:min(6, len(f))] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	return ticks
+}
+
+// cpuLines returns the fields of /proc/stat's lines for the given cores,
+// or of its machine-wide line when cpus is empty.
+func cpuLines(stat string, cpus []int) [][]string {
 	want := map[string]bool{}
 	for _, c := range cpus {
 		want[fmt.Sprintf("cpu%d", c)] = true
 	}
-	var ticks int64
+	var lines [][]string
 	for _, line := range strings.Split(stat, "\n") {
 		f := strings.Fields(line)
-		if len(f) < 4 || !(len(cpus) == 0 && f[0] == "cpu" || want[f[0]]) {
+		if len(f) < 5 || !(len(cpus) == 0 && f[0] == "cpu" || want[f[0]]) {
 			continue
 		}
+		lines = append(lines, f)
+	}
+	return lines
+}
+
+// busyTicks is cpuBusy's sum, in clock ticks, from /proc/stat's text.
+func busyTicks(stat string, cpus []int) int64 {
+	var ticks int64
+	for _, f := range cpuLines(stat, cpus) {
 		fields := f[1:4]
 		if len(f) > 8 {
 			fields = append(fields[:3:3], f[8]) // steal

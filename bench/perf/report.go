@@ -17,8 +17,13 @@ type sample struct {
 	// guests (steal) on the proxy's cores and on the load's cores;
 	// unpinned, all of it is in otherProxy.
 	otherProxy, otherLoad time.Duration
-	err                   string // the run failed: why
-	quiet                 quietness
+	// How busy the load's cores were during the measured run, in cores of
+	// loadCores: everything that is not idle time (wrk, the backend, the
+	// loopback packets' softirq work, others). 0 cores: unpinned, unknown.
+	loadBusy  float64
+	loadCores int
+	err       string // the run failed: why
+	quiet     quietness
 }
 
 // cores converts CPU time during the run into cores.
@@ -52,9 +57,9 @@ func (s sample) summary() string {
 	if s.err != "" {
 		return "FAILED: " + s.err
 	}
-	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  other load %.2f/%.2f cores",
+	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  load busy %.2f/%d  other load %.2f/%.2f cores",
 		s.wrk.rps(), s.wrk.P50/1e3, s.wrk.P99/1e3, s.wrk.P999/1e3, s.cpuPer100k(), s.userPercent(), mib(s.peakRSS), s.errors(),
-		s.cores(s.otherProxy), s.cores(s.otherLoad))
+		s.loadBusy, s.loadCores, s.cores(s.otherProxy), s.cores(s.otherLoad))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -98,6 +103,8 @@ type stats struct {
 	p999, cpu, rssMiB float64
 	userPct           float64 // median user-space share of cpu, in percent
 	otherP, otherL    float64 // median other load on the proxy's and the load's cores
+	loadBusy          float64 // median busy cores of the load's loadCores (0: unknown)
+	loadCores         int
 	errors, requests  int64
 	failures          []string
 }
@@ -105,7 +112,7 @@ type stats struct {
 func (r *report) stats(c, p string) stats {
 	ss := r.samples[c][p]
 	st := stats{rounds: len(ss)}
-	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL []float64
+	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL, loadBusy []float64
 	for _, s := range ss {
 		if s.err != "" {
 			st.failures = append(st.failures, s.err)
@@ -117,12 +124,13 @@ func (r *report) stats(c, p string) stats {
 		cpu, rss = append(cpu, s.cpuPer100k()), append(rss, mib(s.peakRSS))
 		user = append(user, s.userPercent())
 		otherP, otherL = append(otherP, s.cores(s.otherProxy)), append(otherL, s.cores(s.otherLoad))
+		loadBusy, st.loadCores = append(loadBusy, s.loadBusy), s.loadCores
 		st.errors += s.errors()
 		st.requests += s.wrk.Requests
 	}
 	st.rps, st.p50, st.p99, st.p999 = median(rps), median(p50), median(p99), median(p999)
 	st.cpu, st.rssMiB, st.otherP, st.otherL = median(cpu), median(rss), median(otherP), median(otherL)
-	st.userPct = median(user)
+	st.userPct, st.loadBusy = median(user), median(loadBusy)
 	return st
 }
 
@@ -161,7 +169,11 @@ func (r *report) markdown() string {
 			"and the loopback TCP work done in them); peak RSS = VmHWM summed over the tree. Errors = wrk socket "+
 			"errors (connect, read, write, timeout) + status ≥ 400, summed over rounds. Other load = cores used by other processes "+
 			"(the machine is shared) or taken by the hypervisor for other guests (steal) during the measured run, on the proxy's core / on the load's core (from `/proc/stat`, "+
-			"medians): other load on the proxy's core takes time from the proxy, so read such a row with care. Logging off everywhere.\n",
+			"medians): other load on the proxy's core takes time from the proxy, so read such a row with care. Load busy = how much of the load's "+
+			"core(s) (wrk and the backend) was not idle during the measured run, all of it counted: processes, the loopback packets' softirq work, "+
+			"others (`/proc/stat`, median). Near the load's core count, the load side bounds req/s whatever the proxy: then req/s differs "+
+			"between proxies by how much load-side work each request makes and how their answers' timing lets wrk and the backend batch it, "+
+			"and a proxy's own speed shows in CPU per request. Logging off everywhere.\n",
 			r.opts.rounds, strings.Join(r.opts.proxies, ", "), r.opts.warmup, r.opts.duration)
 	}
 	if len(r.opts.cases) > 0 {
@@ -281,7 +293,7 @@ func spread(rs []float64) string {
 func (r *report) caseTable(b *strings.Builder, c benchCase) {
 	fmt.Fprintf(b, "\n## %s — %s\n\n", c.name, c.describe(r.opts))
 	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req (user share) | peak RSS MiB | errors / requests " +
-		"| other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"| load busy | other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	wr := r.stats(c.name, "webrouter")
 	var failures []string
 	for _, p := range r.opts.proxies {
@@ -290,15 +302,19 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 			failures = append(failures, fmt.Sprintf("%s: %s", p, firstLine(f)))
 		}
 		if st.ok == 0 {
-			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | |\n", p, st.rounds, st.rounds)
+			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | |\n", p, st.rounds, st.rounds)
 			continue
 		}
 		cpu, rss := fmt.Sprintf("%.2f (%.0f%%)", st.cpu, st.userPct), fmt.Sprintf("%.1f", st.rssMiB)
 		if p == "direct" {
 			cpu, rss = "—", "—"
 		}
-		fmt.Fprintf(b, "| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %d / %d | %.2f / %.2f |", p, st.rps, st.p50, st.p99,
-			st.p999, cpu, rss, st.errors, st.requests, st.otherP, st.otherL)
+		busy := "—"
+		if st.loadCores > 0 {
+			busy = fmt.Sprintf("%.2f / %d", st.loadBusy, st.loadCores)
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %d / %d | %s | %.2f / %.2f |", p, st.rps, st.p50, st.p99,
+			st.p999, cpu, rss, st.errors, st.requests, busy, st.otherP, st.otherL)
 		switch {
 		case p == "webrouter" || wr.ok == 0:
 			b.WriteString(" | | |\n")
