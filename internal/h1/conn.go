@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -193,6 +194,7 @@ func (c *conn) close() {
 // none of these once it has returned.
 type slot struct {
 	req  http.Request
+	url  url.URL // req.URL for the common targets (originForm)
 	w    response
 	reqH http.Header // cleared; nil: none
 	resH http.Header // cleared; nil: none

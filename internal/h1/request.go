@@ -44,16 +44,18 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	// CONNECT's target is an authority (host:port), which ParseRequestURI
 	// does not take alone.
 	justAuthority := method == http.MethodConnect && !strings.HasPrefix(target, "/")
-	rawurl := target
-	if justAuthority {
-		rawurl = "http://" + rawurl
-	}
-	u, err := url.ParseRequestURI(rawurl)
-	if err != nil {
-		return nil, err
-	}
-	if justAuthority {
-		u.Scheme = ""
+	u := &c.slot.url
+	if justAuthority || !originForm(target, u) {
+		rawurl := target
+		if justAuthority {
+			rawurl = "http://" + rawurl
+		}
+		if u, err = url.ParseRequestURI(rawurl); err != nil {
+			return nil, err
+		}
+		if justAuthority {
+			u.Scheme = ""
+		}
 	}
 	h := c.slot.reqH // cleared (recycle)
 	c.slot.reqH = nil
@@ -137,3 +139,44 @@ func (c *conn) readHead() (*http.Request, error) {
 	}
 	return req.WithContext(c.ctx), nil
 }
+
+// originForm fills u as url.ParseRequestURI(target) would, without its
+// allocation, for the common request target: an absolute path of
+// characters that URLs keep as they are (no escapes, so Path is the
+// target's path and RawPath empty), maybe with a query free of control
+// characters and '#'. It reports false, leaving u alone, for any other
+// target: url parses those.
+func originForm(target string, u *url.URL) bool {
+	if target == "" || target[0] != '/' {
+		return false
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if !pathKept[path[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; c < 0x20 || c == 0x7f || c == '#' {
+			return false
+		}
+	}
+	// url sets ForceQuery for a target ending in its only '?'.
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	return true
+}
+
+// pathKept holds the bytes url neither unescapes nor escapes in a path:
+// letters, digits, "-._~" and "$&+,/:;=@".
+var pathKept = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -176,4 +178,57 @@ func validFields(h http.Header) bool {
 func tooLarge(data []byte, size int) bool {
 	end := testbed.HeadEnd(data)
 	return end < 0 || end+3 > size
+}
+
+// TestOriginForm: where originForm takes a target, it fills the URL
+// exactly as url.ParseRequestURI does; it takes the common ones and leaves
+// the rest (escapes, characters url would escape, control characters, a
+// fragment, non-path forms) to url. Random targets over an alphabet of the
+// interesting bytes check the first half widely.
+func TestOriginForm(t *testing.T) {
+	same := func(target string) bool {
+		var got url.URL
+		if !originForm(target, &got) {
+			return false
+		}
+		want, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Errorf("originForm took %q, which url refuses: %v", target, err)
+		} else if got != *want {
+			t.Errorf("originForm(%q) = %#v, url has %#v", target, got, *want)
+		}
+		return true
+	}
+	for _, target := range []string{
+		"/", "/bytes/1024", "/a/b.c-d_e~f", "/x?", "/x?a=1&b=2", "/x??", "/x?a?b", "/x?q=%20+é",
+		"//double/slash", "/$&+,:;=@", "/a:b/c",
+	} {
+		if !same(target) {
+			t.Errorf("originForm refused %q", target)
+		}
+	}
+	for _, target := range []string{
+		"", "*", "http://h/x", "h:80", "x/y", "/a%20b", "/a b", "/a!b", "/a'b", "/a(b)", "/a*b",
+		"/é", "/a#f", "/a?b#f", "/a\x7f", "/a?\x01", "/[::1]",
+	} {
+		var u url.URL
+		if originForm(target, &u) {
+			t.Errorf("originForm took %q (%#v); url should parse it", target, u)
+		}
+	}
+	const alphabet = "/?#%:@!$&'()*+,;=-._~aZ09 \x00\x7f\xc3\xa9[]"
+	rng := rand.New(rand.NewPCG(1, 2))
+	took := 0
+	for range 20000 {
+		b := []byte{'/'}
+		for n := rng.IntN(12); n > 0; n-- {
+			b = append(b, alphabet[rng.IntN(len(alphabet))])
+		}
+		if same(string(b)) {
+			took++
+		}
+	}
+	if took < 100 {
+		t.Errorf("only %d random targets took the fast path: the check above checked little", took)
+	}
 }

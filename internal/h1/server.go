@@ -42,8 +42,8 @@
 //     does so silently, other values are logged.
 //   - Stricter than net/http: once the handler has returned (and did not
 //     hijack the connection or panic), it keeps nothing of the request —
-//     the *http.Request, its Header map, the ResponseWriter and its Header
-//     map are cleared and serve the connection's next request. Values
+//     the *http.Request, its URL and Header map, the ResponseWriter and its
+//     Header map are cleared and serve the connection's next request. Values
 //     (strings, slices of values) may be kept; they are not reused.
 //   - On a plain TCP connection that stays open, the end of an answer is
 //     written as the wait for the next request begins (package await): the
