@@ -167,14 +167,18 @@ func TestSummarySpread(t *testing.T) {
 	}
 }
 
-// TestBusyTicks checks that busy time is user, nice, system and steal, of
-// the cores asked for (the machine's line when none are).
-func TestBusyTicks(t *testing.T) {
-	const stat = `cpu  100 1 20 900 5 2 3 40 0 0
+// testProcStat is a /proc/stat of two cores for TestBusyTicks and
+// TestIdleTicks: user nice system idle iowait irq softirq steal guest
+// guest_nice.
+const testProcStat = `cpu  100 1 20 900 5 2 3 40 0 0
 cpu0 60 1 10 400 2 1 2 30 0 0
 cpu1 40 0 10 500 3 1 1 10 0 0
 intr 12345
 `
+
+// TestBusyTicks checks that busy time is user, nice, system and steal, of
+// the cores asked for (the machine's line when none are).
+func TestBusyTicks(t *testing.T) {
 	for _, c := range []struct {
 		cpus []int
 		want int64
@@ -184,7 +188,7 @@ intr 12345
 		{[]int{1}, 40 + 0 + 10 + 10},
 		{[]int{0, 1}, 71 + 30 + 60},
 	} {
-		if got := busyTicks(stat, c.cpus); got != c.want {
+		if got := busyTicks(testProcStat, c.cpus); got != c.want {
 			t.Errorf("busyTicks(cpus %v) = %d, want %d", c.cpus, got, c.want)
 		}
 	}
@@ -198,11 +202,6 @@ intr 12345
 // asked for (the machine's line when none are), and that a line too short
 // to have them counts nothing rather than failing.
 func TestIdleTicks(t *testing.T) {
-	const stat = `cpu  100 1 20 900 5 2 3 40 0 0
-cpu0 60 1 10 400 2 1 2 30 0 0
-cpu1 40 0 10 500 3 1 1 10 0 0
-intr 12345
-`
 	for _, c := range []struct {
 		cpus []int
 		want int64
@@ -213,7 +212,7 @@ intr 12345
 		{[]int{0, 1}, 905},
 		{[]int{2}, 0},
 	} {
-		if got := idleTicks(stat, c.cpus); got != c.want {
+		if got := idleTicks(testProcStat, c.cpus); got != c.want {
 			t.Errorf("idleTicks(cpus %v) = %d, want %d", c.cpus, got, c.want)
 		}
 	}
