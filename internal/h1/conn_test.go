@@ -20,7 +20,8 @@ func TestConnSize(t *testing.T) {
 
 // TestAddrString: the client address as net.TCPAddr's String writes it,
 // for IPv4, IPv4 mapped into IPv6 (a dual-stack listener's IPv4 client),
-// IPv6 with and without a zone, and an address that is not TCP.
+// IPv6 with and without a zone, no IP at all, and an address that is
+// not TCP.
 func TestAddrString(t *testing.T) {
 	for _, a := range []net.Addr{
 		&net.TCPAddr{IP: net.IPv4(10, 1, 2, 3).To4(), Port: 80},
@@ -28,6 +29,7 @@ func TestAddrString(t *testing.T) {
 		&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 443},
 		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 8080, Zone: "eth0"},
 		&net.TCPAddr{IP: net.IPv6loopback, Port: 1},
+		&net.TCPAddr{Port: 9}, // no IP
 		&net.UnixAddr{Name: "/run/x.sock", Net: "unix"},
 	} {
 		if got, want := addrString(a), a.String(); got != want {

@@ -11,10 +11,11 @@ import (
 
 // live is a server's list of open connections, for four things: when
 // BaseContext ends, their contexts are cancelled and what their handlers
-// named with CutOnGone is cut off (cutAll); the client watch starts for requests that have run for
-// watchAfter; a connection waiting for its next request is looked at once
-// for what came before the wait began (recheck; both by sweep); and a
-// drain closes the idle ones (closeIf). One context.AfterFunc on
+// named with CutOnGone is cut off (cutAll); the client watch starts for
+// requests that have run for watchAfter; a connection waiting for its
+// next request is looked at once for what came before the wait began
+// (recheck; both by sweep); and a drain closes the idle ones (closeIf).
+// One context.AfterFunc on
 // BaseContext and one goroutine ticking while connections are open serve
 // every connection: a connection joins and leaves the list with a lock and
 // two pointers, and arms and disarms its watch with a store, without

@@ -210,5 +210,8 @@ func addrString(a net.Addr) string {
 		return a.String()
 	}
 	ap := ta.AddrPort()
+	if !ap.Addr().IsValid() { // no IP: String has its own form (":port")
+		return a.String()
+	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
 }
