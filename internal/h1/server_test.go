@@ -384,10 +384,45 @@ func TestBaseContextCancelsRequests(t *testing.T) {
 	go func() { done <- raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\n\r\n") }()
 	<-started
 	cancel()
+	// Within a second: the client's own read deadline (2 s) would end the
+	// request through the client watch instead.
 	select {
 	case <-done:
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Second):
 		t.Fatal("cancelling BaseContext did not end the request")
+	}
+}
+
+// TestBaseContextEndedBefore: a connection accepted after BaseContext has
+// ended serves its request with its context already done, and the
+// request's context carries BaseContext's values (a connection's context
+// takes BaseContext's values but is cancelled by the server's list of
+// connections, not as BaseContext's child).
+func TestBaseContextEndedBefore(t *testing.T) {
+	type key struct{}
+	base, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	cancel()
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "value=%v err=%v", r.Context().Value(key{}), r.Context().Err())
+	}), func(s *Server) { s.BaseContext = base })
+	got := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(got, "value=v err=context canceled") {
+		t.Fatalf("answer %q: want BaseContext's value and a cancelled context", got)
+	}
+}
+
+// TestBaseContextValues: while BaseContext lives, requests see its values
+// and a live context.
+func TestBaseContextValues(t *testing.T) {
+	type key struct{}
+	base, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	defer cancel()
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "value=%v err=%v", r.Context().Value(key{}), r.Context().Err())
+	}), func(s *Server) { s.BaseContext = base })
+	got := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(got, "value=v err=<nil>") {
+		t.Fatalf("answer %q: want BaseContext's value and a live context", got)
 	}
 }
 
