@@ -393,36 +393,31 @@ func TestBaseContextCancelsRequests(t *testing.T) {
 	}
 }
 
-// TestBaseContextEndedBefore: a connection accepted after BaseContext has
-// ended serves its request with its context already done, and the
-// request's context carries BaseContext's values (a connection's context
+// TestBaseContextValues: requests see BaseContext's values, and a live
+// context while it lives; a connection accepted after BaseContext has
+// ended is served with its context already done. (A connection's context
 // takes BaseContext's values but is cancelled by the server's list of
-// connections, not as BaseContext's child).
-func TestBaseContextEndedBefore(t *testing.T) {
-	type key struct{}
-	base, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
-	cancel()
-	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "value=%v err=%v", r.Context().Value(key{}), r.Context().Err())
-	}), func(s *Server) { s.BaseContext = base })
-	got := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-	if !strings.Contains(got, "value=v err=context canceled") {
-		t.Fatalf("answer %q: want BaseContext's value and a cancelled context", got)
-	}
-}
-
-// TestBaseContextValues: while BaseContext lives, requests see its values
-// and a live context.
+// connections, not as BaseContext's child.)
 func TestBaseContextValues(t *testing.T) {
 	type key struct{}
-	base, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
-	defer cancel()
-	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "value=%v err=%v", r.Context().Value(key{}), r.Context().Err())
-	}), func(s *Server) { s.BaseContext = base })
-	got := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-	if !strings.Contains(got, "value=v err=<nil>") {
-		t.Fatalf("answer %q: want BaseContext's value and a live context", got)
+	for _, tc := range []struct {
+		endedBefore bool
+		want        string
+	}{
+		{false, "value=v err=<nil>"},
+		{true, "value=v err=context canceled"},
+	} {
+		base, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+		if tc.endedBefore {
+			cancel()
+		}
+		addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "value=%v err=%v", r.Context().Value(key{}), r.Context().Err())
+		}), func(s *Server) { s.BaseContext = base })
+		if got := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"); !strings.Contains(got, tc.want) {
+			t.Errorf("BaseContext ended before: %v; answer %q, want %q", tc.endedBefore, got, tc.want)
+		}
+		cancel()
 	}
 }
 
