@@ -24,7 +24,8 @@ type live struct {
 	mu      sync.Mutex
 	head    conn // sentinel of a circular list; made on first use
 	once    sync.Once
-	ticking bool // under mu: sweep runs
+	base    context.Context // BaseContext without its cancellation; made on first use
+	ticking bool            // under mu: sweep runs
 
 	// tick is the watch's clock, advanced by sweep every watchTick.
 	tick atomic.Uint64
@@ -41,16 +42,24 @@ const (
 // due is the tick from which a request armed now is to be watched.
 func (l *live) due() uint64 { return l.tick.Load() + watchTicks }
 
-// add puts c on the list; parent is BaseContext, whose end cancels c's
-// context and cuts c. If parent has already ended, that is done at once:
-// whatever order add and cutAll run in, c is cancelled and cut.
+// add makes c's context and puts c on the list; parent is BaseContext,
+// whose end cancels c's context and cuts c. If parent has already ended,
+// that is done at once: whatever order add and cutAll run in, c is
+// cancelled and cut.
+//
+// c's context has parent's values but not its cancellation: a child of a
+// cancellable context costs a registration with it (a lock, a map entry
+// and its removal) per connection, where the list cancels them all with
+// one AfterFunc per server.
 func (l *live) add(c *conn, parent context.Context) {
 	l.once.Do(func() {
 		l.head.prev, l.head.next = &l.head, &l.head
+		l.base = context.WithoutCancel(parent)
 		if parent.Done() != nil {
 			context.AfterFunc(parent, l.cutAll)
 		}
 	})
+	c.ctx, c.cancel = context.WithCancel(l.base)
 	l.mu.Lock()
 	c.prev, c.next = l.head.prev, &l.head
 	l.head.prev.next = c
@@ -78,7 +87,7 @@ func (l *live) remove(c *conn) {
 
 // cutAll cancels every live connection's context and cuts off its
 // cutter; it runs once BaseContext has ended. (A connection's context is
-// not BaseContext's child: see Server.newConn.)
+// not BaseContext's child: see add.)
 func (l *live) cutAll() {
 	l.mu.Lock()
 	var all []*conn

@@ -99,9 +99,6 @@ type Server struct {
 	workers workers
 	live    live
 	date    atomic.Pointer[cachedDate]
-
-	detachOnce sync.Once
-	detached   context.Context // BaseContext without its cancellation (newConn)
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine
@@ -182,14 +179,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if parent == nil {
 		parent = context.Background()
 	}
-	// The connection's context has BaseContext's values but not its
-	// cancellation: a child of a cancellable context costs a registration
-	// with it (a lock, a map entry and its removal) per connection; live
-	// cancels every connection's context instead, with one AfterFunc per
-	// server (live.add, live.cutAll).
-	s.detachOnce.Do(func() { s.detached = context.WithoutCancel(parent) })
-	c.ctx, c.cancel = context.WithCancel(s.detached)
-	s.live.add(c, parent)
+	s.live.add(c, parent) // makes c's context
 	c.lr = limitedReader{c: nc, remain: unlimited}
 	c.out.nc = nc
 	if c.rio.Init(nc) { // raw system calls: see package rawio
