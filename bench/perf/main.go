@@ -330,13 +330,13 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 		if r.pid != 0 {
 			cpu0 = treeCPU(r.pid)
 		}
-		pbusy0, lbusy0, load0 := cpuBusy(h.proxyCPUs), cpuBusy(h.loadCPUs), treeCPU(h.backend.cmd.Process.Pid)
-		lidle0, start := cpuIdle(h.loadCPUs), time.Now()
+		stat0, load0, start := readCPUStat(), treeCPU(h.backend.cmd.Process.Pid), time.Now()
 		profiled := h.startProfile(ctx, r, filepath.Join(h.opts.profile, c.name+"-"+proxy+".pprof"))
 		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
 		if len(h.loadCPUs) > 0 {
 			wall := time.Since(start)
-			s.loadBusy = max(0, (time.Duration(len(h.loadCPUs))*wall-(cpuIdle(h.loadCPUs)-lidle0)).Seconds()/wall.Seconds())
+			idle := readCPUStat().idle(h.loadCPUs) - stat0.idle(h.loadCPUs)
+			s.loadBusy = max(0, (time.Duration(len(h.loadCPUs))*wall-idle).Seconds()/wall.Seconds())
 			s.loadCores = len(h.loadCPUs)
 		}
 		if perr := <-profiled; perr != nil && s.err == "" && err == nil {
@@ -351,11 +351,12 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 				s.peakRSS = treePeakRSS(r.pid)
 			}
 			load := treeCPU(h.backend.cmd.Process.Pid).sub(load0).total() + s.wrk.cpu
+			stat1 := readCPUStat()
 			if len(h.proxyCPUs) == 0 { // unpinned: one figure for the machine
-				s.otherProxy = cpuBusy(nil) - pbusy0 - s.cpu - load
+				s.otherProxy = stat1.busy(nil) - stat0.busy(nil) - s.cpu - load
 			} else {
-				s.otherProxy = cpuBusy(h.proxyCPUs) - pbusy0 - s.cpu
-				s.otherLoad = cpuBusy(h.loadCPUs) - lbusy0 - load
+				s.otherProxy = stat1.busy(h.proxyCPUs) - stat0.busy(h.proxyCPUs) - s.cpu
+				s.otherLoad = stat1.busy(h.loadCPUs) - stat0.busy(h.loadCPUs) - load
 			}
 		}
 		if err == nil && s.wrk.Requests == 0 {

@@ -112,33 +112,38 @@ func treePeakRSS(pid int) int64 {
 // rss is pid's current resident set in bytes.
 func rss(pid int) int64 { return statusKB(pid, "VmRSS") << 10 }
 
-// cpuBusy is the CPU time the given cores (all when cpus is empty) have
+// cpuStat is one reading of /proc/stat; empty when it could not be read
+// (every figure is then 0). The figures compared across a run come from
+// one reading at each end, not one reading per figure.
+type cpuStat string
+
+func readCPUStat() cpuStat {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return ""
+	}
+	return cpuStat(b)
+}
+
+// busy is the CPU time the given cores (all when cpus is empty) have
 // spent in processes since boot (user, nice, system), plus the time the
 // hypervisor gave them to other guests while they had work (steal): on a
 // shared virtual machine that is load too, and it takes time from whatever
 // runs on the core. Interrupt and softirq time (loopback packet
 // processing, with this kernel's IRQ time accounting) is left out, as it
 // is from the per-process times it is compared with.
-func cpuBusy(cpus []int) time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	return time.Duration(busyTicks(string(b), cpus)) * clockTick
+func (s cpuStat) busy(cpus []int) time.Duration {
+	return time.Duration(busyTicks(string(s), cpus)) * clockTick
 }
 
-// cpuIdle is the time the given cores have been idle since boot (idle and
-// iowait in /proc/stat): what is not idle is everything, processes,
-// interrupts and softirq included.
-func cpuIdle(cpus []int) time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	return time.Duration(idleTicks(string(b), cpus)) * clockTick
+// idle is the time the given cores have been idle since boot (idle and
+// iowait): what is not idle is everything, processes, interrupts and
+// softirq included.
+func (s cpuStat) idle(cpus []int) time.Duration {
+	return time.Duration(idleTicks(string(s), cpus)) * clockTick
 }
 
-// idleTicks is cpuIdle's sum, in clock ticks, from /proc/stat's text.
+// idleTicks is cpuStat.idle's sum, in clock ticks, from /proc/stat's text.
 func idleTicks(stat string, cpus []int) int64 {
 	var ticks int64
 	for _, f := range cpuLines(stat, cpus) {
@@ -168,7 +173,7 @@ func cpuLines(stat string, cpus []int) [][]string {
 	return lines
 }
 
-// busyTicks is cpuBusy's sum, in clock ticks, from /proc/stat's text.
+// busyTicks is cpuStat.busy's sum, in clock ticks, from /proc/stat's text.
 func busyTicks(stat string, cpus []int) int64 {
 	var ticks int64
 	for _, f := range cpuLines(stat, cpus) {

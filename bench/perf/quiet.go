@@ -58,12 +58,12 @@ func waitQuiet(ctx context.Context, threshold float64, maxWait time.Duration) ti
 	}
 	start := time.Now()
 	for ctx.Err() == nil {
-		b0 := cpuBusy(nil)
+		b0 := readCPUStat().busy(nil)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
 		}
-		if (cpuBusy(nil)-b0).Seconds() <= threshold || time.Since(start) >= maxWait {
+		if (readCPUStat().busy(nil)-b0).Seconds() <= threshold || time.Since(start) >= maxWait {
 			break
 		}
 	}
