@@ -123,12 +123,14 @@ func TestEtcdAllMembersStoppedUnderLoad(t *testing.T) {
 }
 
 // TestEtcdCompactionWhileRouterDisconnected (scenario 4): router C talks
-// only to member 2, which is killed; the others change the registry and
-// compact it; when member 2 returns, C lists again and converges.
+// only to one member (a follower), which is killed; the others change the
+// registry and compact it; when the member returns, C lists again and
+// converges.
 func TestEtcdCompactionWhileRouterDisconnected(t *testing.T) {
 	c := etcdtest.StartT(t, 3)
-	a := etcdRouter(t, c, "/wr", 0, 1)
-	cr := etcdRouter(t, c, "/wr", 2)
+	m, rest := c.FollowerT(t)
+	a := etcdRouter(t, c, "/wr", rest...)
+	cr := etcdRouter(t, c, "/wr", m)
 	web, gone, added := named(t, "web"), named(t, "gone"), named(t, "added")
 	a.mustAPI("PUT", "/v1/services/web", `{"mountpoints":["web.test"]}`)
 	a.mustAPI("PUT", "/v1/services/web/instances/w1", instanceJSON(web))
@@ -136,7 +138,7 @@ func TestEtcdCompactionWhileRouterDisconnected(t *testing.T) {
 	a.mustAPI("PUT", "/v1/services/gone/instances/g1", instanceJSON(gone))
 	eventually(t, 5*time.Second, "C to converge", func() bool { return cr.content() == a.content() })
 
-	c.Members[2].Kill()
+	c.Members[m].Kill()
 	eventually(t, 10*time.Second, "C degraded", func() bool { return cr.status().State == "degraded" })
 	a.mustAPI("DELETE", "/v1/services/gone", "")
 	a.mustAPI("PUT", "/v1/services/added", `{"mountpoints":["added.test"]}`)
@@ -148,13 +150,13 @@ func TestEtcdCompactionWhileRouterDisconnected(t *testing.T) {
 	rev := a.status().Revision
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := etcdClient(t, c, 0, 1).Compact(ctx, int64(rev), clientv3.WithCompactPhysical()); err != nil {
+	if _, err := etcdClient(t, c, rest...).Compact(ctx, int64(rev), clientv3.WithCompactPhysical()); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := cr.get("gone.test", "/"); code != 200 {
 		t.Errorf("disconnected C stopped routing a service it last saw: %d", code)
 	}
-	if err := c.Members[2].Restart(); err != nil {
+	if err := c.Members[m].Restart(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "C to converge after the compaction", func() bool { return cr.content() == a.content() })
@@ -172,12 +174,13 @@ func TestEtcdCompactionWhileRouterDisconnected(t *testing.T) {
 // TestEtcdLeaseExpiry (scenario 6): an instance registered with a TTL
 // stays while heartbeats renew it and disappears from the routers that see
 // etcd once they stop (its host died). Router P is partitioned from etcd —
-// simulated by killing member 2, the only one P talks to, while members 0
-// and 1 keep a quorum for router A — and keeps routing to the instance.
+// simulated by killing the only member P talks to (a follower), while the
+// other two keep a quorum for router A — and keeps routing to the instance.
 func TestEtcdLeaseExpiry(t *testing.T) {
 	c := etcdtest.StartT(t, 3)
-	a := etcdRouter(t, c, "/wr", 0, 1)
-	p := etcdRouter(t, c, "/wr", 2)
+	m, rest := c.FollowerT(t)
+	a := etcdRouter(t, c, "/wr", rest...)
+	p := etcdRouter(t, c, "/wr", m)
 	host, fixed := named(t, "dying"), named(t, "fixed")
 	a.mustAPI("PUT", "/v1/services/demo", `{"mountpoints":["demo.test"]}`)
 	a.mustAPI("PUT", "/v1/services/demo/instances/fixed", instanceJSON(fixed))
@@ -192,7 +195,7 @@ func TestEtcdLeaseExpiry(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "P to route to the leased instance", func() bool { return strings.Contains(p.content(), "dying") })
 
-	c.Members[2].Kill() // P is cut off; the host dies: no more heartbeats
+	c.Members[m].Kill() // P is cut off; the host dies: no more heartbeats
 	died := time.Now()
 	eventually(t, 10*time.Second, "A to drop the expired instance", func() bool { return !strings.Contains(a.content(), "dying") })
 	t.Logf("lease (ttl 2s) expired on A %s after the last heartbeat", time.Since(died).Round(10*time.Millisecond))
@@ -214,7 +217,7 @@ func TestEtcdLeaseExpiry(t *testing.T) {
 	if !strings.Contains(p.content(), "dying") {
 		t.Error("partitioned router P dropped the instance while degraded")
 	}
-	if err := c.Members[2].Restart(); err != nil {
+	if err := c.Members[m].Restart(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "P to catch up", func() bool { return p.content() == a.content() })

@@ -261,6 +261,35 @@ func (c *Cluster) Leader() (int, error) {
 	return -1, fmt.Errorf("no running member names a leader: %v", last)
 }
 
+// Follower picks a member to cut a client off from: one that does not lead,
+// so that killing it costs the others no election (an election takes
+// longer than a registry store's attempt timeout, and a store on the
+// others would be degraded for its length). It returns that member and
+// the rest.
+func (c *Cluster) Follower() (cut int, rest []int, err error) {
+	leader, err := c.Leader()
+	if err != nil {
+		return -1, nil, err
+	}
+	cut = (leader + 1) % len(c.Members)
+	for i := range c.Members {
+		if i != cut {
+			rest = append(rest, i)
+		}
+	}
+	return cut, rest, nil
+}
+
+// FollowerT is Follower, failing t on an error.
+func (c *Cluster) FollowerT(t testing.TB) (cut int, rest []int) {
+	t.Helper()
+	cut, rest, err := c.Follower()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cut, rest
+}
+
 func (c *Cluster) leaderSeenBy(i int) (int, error) {
 	cli, err := c.Client(i)
 	if err != nil {

@@ -20,9 +20,10 @@ import (
 // the store lists again and ends equal to a store that saw everything.
 func TestCompactionWhileDisconnected(t *testing.T) {
 	c := etcdtest.StartT(t, 3)
+	cut, rest := c.FollowerT(t)
 	pfx := prefix(t)
-	a := open(t, c.Endpoints(0, 1), pfx, nil)
-	lone := open(t, c.Endpoints(2), pfx, nil)
+	a := open(t, c.Endpoints(rest...), pfx, nil)
+	lone := open(t, c.Endpoints(cut), pfx, nil)
 	cx := ctx(t)
 	if _, _, err := a.PutService(cx, svc(t, "demo", "demo.test")); err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestCompactionWhileDisconnected(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "the lone store to catch up", func() bool { return dump(lone.State()) == dump(a.State()) })
 
-	c.Members[2].Kill()
+	c.Members[cut].Kill()
 	eventually(t, 5*time.Second, "the lone store to be degraded", func() bool { return lone.Status().State == "degraded" })
 	for i := 0; i < 5; i++ {
 		if _, err := a.DeleteInstance(cx, "demo", fmt.Sprintf("old-%d", i)); err != nil {
@@ -47,11 +48,11 @@ func TestCompactionWhileDisconnected(t *testing.T) {
 	if _, _, err := a.PutService(cx, svc(t, "added", "added.test")); err != nil {
 		t.Fatal(err)
 	}
-	cli := client(t, c, 0, 1)
+	cli := client(t, c, rest...)
 	if _, err := cli.Compact(cx, int64(a.State().Rev()), clientv3.WithCompactPhysical()); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Members[2].Restart(); err != nil {
+	if err := c.Members[cut].Restart(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "the lone store to converge", func() bool {
@@ -74,9 +75,10 @@ func TestCompactionWhileDisconnected(t *testing.T) {
 // to, while the other two members keep a quorum.
 func TestPartitionedStoreKeepsLeases(t *testing.T) {
 	c := etcdtest.StartT(t, 3)
+	m, rest := c.FollowerT(t)
 	pfx := prefix(t)
-	a := open(t, c.Endpoints(0, 1), pfx, nil)
-	cut := open(t, c.Endpoints(2), pfx, nil)
+	a := open(t, c.Endpoints(rest...), pfx, nil)
+	cut := open(t, c.Endpoints(m), pfx, nil)
 	cx := ctx(t)
 	if _, _, err := a.PutService(cx, svc(t, "demo", "demo.test")); err != nil {
 		t.Fatal(err)
@@ -85,14 +87,14 @@ func TestPartitionedStoreKeepsLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the cut store to see the instance", func() bool { return hasInstance(cut.State(), "demo", "dying") })
-	c.Members[2].Kill()
+	c.Members[m].Kill()
 	eventually(t, 10*time.Second, "the lease to expire on the majority", func() bool { return !hasInstance(a.State(), "demo", "dying") })
 	time.Sleep(time.Second) // the partition lasts on: nothing to poll for, the point is that nothing happens
 	if !hasInstance(cut.State(), "demo", "dying") || cut.Status().State != "degraded" {
 		t.Fatalf("partitioned store: instance kept %v, status %+v; want kept and degraded",
 			hasInstance(cut.State(), "demo", "dying"), cut.Status())
 	}
-	if err := c.Members[2].Restart(); err != nil {
+	if err := c.Members[m].Restart(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "the partitioned store to catch up", func() bool {
