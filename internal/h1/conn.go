@@ -64,12 +64,16 @@ type gather struct {
 	nc     io.Writer // the connection
 	taking bool
 	held   []byte
+	last   *rawio.Conn // non-nil: the write is the last before Close (rawio's WriteLast)
 }
 
 func (g *gather) Write(p []byte) (int, error) {
-	if g.taking {
+	switch {
+	case g.taking:
 		g.held = p
 		return len(p), nil
+	case g.last != nil:
+		return g.last.WriteLast(p)
 	}
 	return g.nc.Write(p)
 }
@@ -495,6 +499,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	} else {
 		w.closeAfter = !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
 	}
+	w.asked = w.closeAfter
 	if req.Method == "OPTIONS" && req.RequestURI == "*" {
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)

@@ -25,6 +25,7 @@ type response struct {
 	cl          int64 // declared Content-Length; -1: none
 	written     int64
 	closeAfter  bool
+	asked       bool  // the client asked to close after this request
 	err         error // a write failed
 
 	continueMu sync.Mutex // orders a body reader's "100 Continue" before the head
@@ -338,7 +339,16 @@ func (w *response) finish() bool {
 		c.held = true
 		return true
 	}
-	if err := bw.Flush(); err != nil {
+	if w.err == nil && w.asked && (w.body == nil || w.body.eof.Load()) && c.rio.Ready() && c.br.Buffered() == 0 {
+		// The client asked to close and has sent all it may: the end of
+		// the answer can wait for the FIN and go with it (close follows
+		// at once). Were anything unread, the close would reset the
+		// connection and lose what waits.
+		c.out.last = &c.rio
+	}
+	err := bw.Flush()
+	c.out.last = nil
+	if err != nil {
 		w.fail(err)
 	}
 	if w.err != nil || w.closeAfter {

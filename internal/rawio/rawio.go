@@ -70,6 +70,7 @@ type call struct {
 	n     int64
 	errno syscall.Errno
 	short bool // a write took nothing and reported no error
+	last  bool // WriteLast: sent with MSG_MORE
 }
 
 // New returns a Conn for nc, or nil when nc is not a *net.TCPConn (a TLS
@@ -179,6 +180,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return int(n), err
 }
 
+// WriteLast writes p whole, as Write, as the last bytes before Close: it
+// tells the kernel (MSG_MORE) that more is coming, so that a tail shorter
+// than a segment waits for the FIN that Close sends and goes out in one
+// packet with it, a packet fewer for both ends. The caller must Close
+// right after: until then that tail is held.
+func (c *Conn) WriteLast(p []byte) (int, error) {
+	n, err := c.writeAll(call{p: p, last: true}, "write")
+	return int(n), err
+}
+
 // Writev writes the buffers whole and in order, as net.Buffers' WriteTo on
 // a TCP connection does (one writev where the socket takes it all), but
 // leaves bufs as it was. It returns the bytes written.
@@ -226,6 +237,8 @@ func (c *Conn) write(fd uintptr) bool {
 				break
 			}
 			n, errno = writev(fd, iov)
+		} else if w.last {
+			n, errno = sendMore(fd, w.p)
 		} else {
 			n, errno = write(fd, w.p)
 		}

@@ -18,6 +18,10 @@ func read(fd uintptr, p []byte) (int, syscall.Errno) { return errnoOf(syscall.Re
 
 func write(fd uintptr, p []byte) (int, syscall.Errno) { return errnoOf(syscall.Write(int(fd), p)) }
 
+func sendMore(fd uintptr, p []byte) (int, syscall.Errno) {
+	return errnoOf(syscall.SendmsgN(int(fd), p, nil, nil, syscall.MSG_MORE))
+}
+
 // writev writes the vector one buffer at a time, stopping at a short
 // write; like writev(2) it reports an error only when nothing was written.
 func writev(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) {
