@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/deadline"
@@ -26,7 +27,8 @@ import (
 // retries and passive health (exchange).
 
 // errStale marks a kept-alive connection the backend had closed: nothing of
-// the request reached it.
+// the request reached it, or (for a request that may go again, see
+// attempt) no answer came back before the connection ended.
 var errStale = errors.New("backend closed the kept-alive connection")
 
 // smallBuffer and bigBuffer are the sizes of the pooled copy buffers.
@@ -76,7 +78,7 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 			p.fail(x, x.lastErr())
 			return
 		}
-		resp, c, err := p.attempt(x, r, tgt, target)
+		resp, c, err := p.attempt(x, r, tgt, target, replayable)
 		x.upstreamDur = p.now().Sub(now)
 		if err == nil {
 			tgt.Host.Success()
@@ -92,17 +94,22 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 }
 
 // attempt sends the request to tgt and reads the response head. A kept-alive
-// connection found closed before anything was sent is replaced by a fresh
-// one, once.
-func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string) (*backendResponse, *backendConn, error) {
+// connection found closed is replaced by a fresh one, once: found so
+// before anything was sent, or, for a replayable request (no streamed
+// body, an idempotent method), before any answer came. Such a request
+// takes a recently used connection without probing it first (pool.get):
+// a backend that closed it costs a second attempt, not an error, as with
+// Go's http.Transport and nginx. The second attempt's connection is
+// probed.
+func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string, replayable bool) (*backendResponse, *backendConn, error) {
 	for retry := 0; ; retry++ {
 		now := time.Now()
-		c, err := p.pool.get(x.clientCtx, tgt.Addr, now)
+		c, err := p.pool.get(x.clientCtx, tgt.Addr, now, !replayable || retry > 0)
 		if err != nil {
 			return nil, nil, err
 		}
 		x.use(c)
-		resp, err := p.send(c, x, r, target, now)
+		resp, err := p.send(c, x, r, target, now, replayable)
 		if err == nil {
 			return resp, c, nil
 		}
@@ -122,8 +129,9 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 // interim (1xx) responses. A request body is written by its own goroutine
 // while the head is read — a backend may answer (or echo) before it has
 // read the whole body — and x.bodyDone reports how that went. now, the
-// wall clock just before, starts the response timeout.
-func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string, now time.Time) (*backendResponse, error) {
+// wall clock just before, starts the response timeout. replayable: see
+// attempt.
+func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string, now time.Time, replayable bool) (*backendResponse, error) {
 	if p.responseTimeout > 0 {
 		c.rd.Renew(now, p.responseTimeout)
 	}
@@ -167,7 +175,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 	}
 	p.pool.lendReader(c)
 	resp := &c.resp
-	for {
+	for interim := false; ; interim = true {
 		err := readResponse(c.br, r.Method, resp)
 		if errors.Is(err, head.ErrTooLarge) && p.pool.grow(c) {
 			err = readResponse(c.br, r.Method, resp)
@@ -175,7 +183,10 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		if err != nil {
 			if berr := x.waitBody(c, false); berr != nil && !isTimeout(err) {
 				err = fmt.Errorf("send request body: %w", berr)
-			} else if c.reused && c.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			} else if c.reused && !interim && c.br.Buffered() == 0 && closedEarly(err) {
+				if replayable {
+					return nil, fmt.Errorf("%w: %v", errStale, err)
+				}
 				err = fmt.Errorf("backend closed the connection without answering: %w", err)
 			}
 			return nil, err
@@ -195,6 +206,12 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		}
 		return resp, nil
 	}
+}
+
+// closedEarly reports whether err, reading a response head, is the
+// connection's end: closed (EOF) or reset by the backend.
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // stream passes the response on and returns c to the pool when the

@@ -55,6 +55,64 @@ func TestIdleConnectionClosedByBackend(t *testing.T) {
 	}
 }
 
+// TestBusyConnectionClosedByBackend: a backend that closes each
+// connection right after its answer, without saying so (no "Connection:
+// close"), costs a GET nothing: the proxy takes a just-used connection
+// without probing it, finds it closed when no answer comes, and sends the
+// request again on a fresh one, within the same attempt — no error, no
+// failure counted against the backend, no second attempt on it (with one
+// instance, a second attempt would find none left to try: 502).
+func TestBusyConnectionClosedByBackend(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	r := newRig(t, TransportOptions{})
+	r.service("app", catalog.ServiceSpec{Mountpoints: []string{"app.test"}})
+	r.instance("app", "a", ln.Addr().String(), 10)
+	const n = 20
+	for i := 0; i < n; i++ {
+		resp := r.do("GET", "app.test", "/", nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("GET %d: %d %q", i, resp.StatusCode, b)
+		}
+	}
+	h, _ := r.hosts.Get(ln.Addr().String())
+	if got := h.Total(); got != n {
+		t.Errorf("%d attempts on the backend for %d GETs, want one each", got, n)
+	}
+	if got := accepted.Load(); got != n {
+		t.Errorf("the backend accepted %d connections, want %d (one per answer)", got, n)
+	}
+}
+
 // TestBackendDiesWithPooledConnections: the backend process dies (its
 // connections reset, its port closed) while the proxy holds kept-alive
 // connections to it; requests that arrive afterwards go to the other

@@ -89,10 +89,20 @@ func (p *pool) list(addr string) *idleList {
 	return l.(*idleList)
 }
 
+// trustIdle is how long a connection may have been back in the pool and
+// still be taken without probing it (alive), when the caller can go again
+// on a fresh connection should it turn out closed (get's probe false). A
+// backend's idle timeout does not end a connection that soon; one that
+// closed for another reason (a restart) costs that request a second
+// attempt, no error.
+const trustIdle = time.Second
+
 // get returns a live idle connection to addr, or dials a new one; now is
-// the time (the wall clock, not a test's). A dial failure is a *dialError:
-// nothing reached the backend.
-func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendConn, error) {
+// the time (the wall clock, not a test's). An idle connection is probed
+// (one non-blocking peek) unless probe is false and it has been idle for
+// less than trustIdle. A dial failure is a *dialError: nothing reached the
+// backend.
+func (p *pool) get(ctx context.Context, addr string, now time.Time, probe bool) (*backendConn, error) {
 	l := p.list(addr)
 	for {
 		l.mu.Lock()
@@ -105,7 +115,7 @@ func (p *pool) get(ctx context.Context, addr string, now time.Time) (*backendCon
 		l.conns[n-1] = nil
 		l.conns = l.conns[:n-1]
 		l.mu.Unlock()
-		if now.Sub(c.idle) < p.idleTimeout && c.alive() {
+		if age := now.Sub(c.idle); age < p.idleTimeout && (!probe && age < trustIdle || c.alive()) {
 			c.reused = true
 			return c, nil
 		}
