@@ -54,71 +54,58 @@ func TestReadWrite(t *testing.T) {
 }
 
 // TestLargeWriteWaits: a write larger than the socket buffers is finished
-// across waits for writability, whole and in order.
+// across waits for writability, whole and in order; so is WriteLast's,
+// which Close then ends.
 func TestLargeWriteWaits(t *testing.T) {
-	a, b := testbed.TCPPair(t)
-	c := newConn(t, a)
-	msg := make([]byte, 8<<20)
-	for i := range msg {
-		msg[i] = byte(i * 7)
-	}
-	got := make(chan []byte, 1)
-	go func() {
-		time.Sleep(50 * time.Millisecond) // let the writer fill the buffers first
-		all, _ := io.ReadAll(b)
-		got <- all
-	}()
-	n, err := c.Write(msg)
-	if n != len(msg) || err != nil {
-		t.Fatalf("Write = %d, %v", n, err)
-	}
-	a.(*net.TCPConn).CloseWrite()
-	if all := <-got; !bytes.Equal(all, msg) {
-		t.Fatalf("peer got %d bytes, not the %d written", len(all), len(msg))
+	for _, tc := range []struct {
+		name  string
+		write func(c *Conn, p []byte) (int, error)
+		end   func(nc net.Conn)
+	}{
+		{"Write", (*Conn).Write, func(nc net.Conn) { nc.(*net.TCPConn).CloseWrite() }},
+		{"WriteLast", (*Conn).WriteLast, func(nc net.Conn) { nc.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := testbed.TCPPair(t)
+			c := newConn(t, a)
+			msg := make([]byte, 8<<20+5)
+			for i := range msg {
+				msg[i] = byte(i * 7)
+			}
+			got := make(chan []byte, 1)
+			go func() {
+				time.Sleep(50 * time.Millisecond) // let the writer fill the buffers first
+				all, _ := io.ReadAll(b)
+				got <- all
+			}()
+			if n, err := tc.write(c, msg); n != len(msg) || err != nil {
+				t.Fatalf("%s = %d, %v", tc.name, n, err)
+			}
+			tc.end(a)
+			if all := <-got; !bytes.Equal(all, msg) {
+				t.Fatalf("peer got %d bytes, not the %d written", len(all), len(msg))
+			}
+		})
 	}
 }
 
 // TestWriteLast: what WriteLast writes is held until Close, which sends it
-// with the FIN; more than the socket takes at once still arrives whole and
-// in order.
+// with the FIN (TestLargeWriteWaits: more than the socket takes at once).
 func TestWriteLast(t *testing.T) {
-	t.Run("held for the close", func(t *testing.T) {
-		a, b := testbed.TCPPair(t)
-		c := newConn(t, a)
-		if n, err := c.WriteLast([]byte("bye")); n != 3 || err != nil {
-			t.Fatalf("WriteLast = %d, %v", n, err)
-		}
-		b.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		if n, err := b.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("before the close the peer read %d bytes, %v; want nothing (held)", n, err)
-		}
-		a.Close()
-		b.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if all, err := io.ReadAll(b); string(all) != "bye" || err != nil {
-			t.Fatalf("after the close the peer read %q, %v", all, err)
-		}
-	})
-	t.Run("large", func(t *testing.T) {
-		a, b := testbed.TCPPair(t)
-		c := newConn(t, a)
-		msg := make([]byte, 8<<20+5)
-		for i := range msg {
-			msg[i] = byte(i * 7)
-		}
-		got := make(chan []byte, 1)
-		go func() {
-			time.Sleep(50 * time.Millisecond) // let the writer fill the buffers first
-			all, _ := io.ReadAll(b)
-			got <- all
-		}()
-		if n, err := c.WriteLast(msg); n != len(msg) || err != nil {
-			t.Fatalf("WriteLast = %d, %v", n, err)
-		}
-		a.Close()
-		if all := <-got; !bytes.Equal(all, msg) {
-			t.Fatalf("peer got %d bytes, not the %d written", len(all), len(msg))
-		}
-	})
+	a, b := testbed.TCPPair(t)
+	c := newConn(t, a)
+	if n, err := c.WriteLast([]byte("bye")); n != 3 || err != nil {
+		t.Fatalf("WriteLast = %d, %v", n, err)
+	}
+	b.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := b.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("before the close the peer read %d bytes, %v; want nothing (held)", n, err)
+	}
+	a.Close()
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if all, err := io.ReadAll(b); string(all) != "bye" || err != nil {
+		t.Fatalf("after the close the peer read %q, %v", all, err)
+	}
 }
 
 // TestWritev: more buffers than one writev takes, empty ones among them,
