@@ -37,12 +37,13 @@ func (r *Read) Init(c net.Conn) {
 // Renew makes the deadline now+timeout, keeping the one set if it is at
 // most the slack earlier.
 func (r *Read) Renew(now time.Time, timeout time.Duration) {
-	want := now.Add(timeout)
-	slack := min(timeout/10, maxSlack)
-	if cur := r.at.Load(); cur != 0 && cur <= want.UnixNano() && cur >= want.Add(-slack).UnixNano() {
+	// In unix nanoseconds: this runs a few times per request.
+	want := now.UnixNano() + int64(timeout)
+	slack := int64(min(timeout/10, maxSlack))
+	if cur := r.at.Load(); cur != 0 && cur <= want && cur >= want-slack {
 		return
 	}
-	r.Set(want)
+	r.Set(now.Add(timeout))
 }
 
 // Set sets the deadline to t; the zero time removes it.

@@ -202,6 +202,10 @@ type slot struct {
 	w    response
 	reqH http.Header // cleared; nil: none
 	resH http.Header // cleared; nil: none
+	// The request's field values (head.RequestFields) and its Host
+	// field's: reqH's values are slices of vals.
+	vals []string
+	host [1]string
 }
 
 // maxKeptFields bounds the header maps a slot keeps: a map grown for an
@@ -220,6 +224,12 @@ func (c *conn) recycle(reqH http.Header) {
 		clear(reqH)
 		sl.reqH = reqH
 	}
+	if cap(sl.vals) > maxKeptFields {
+		sl.vals = nil
+	} else {
+		clear(sl.vals) // holds no field of a request served
+	}
+	sl.host[0] = ""
 	sl.req, sl.w = http.Request{}, response{}
 }
 

@@ -62,10 +62,11 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	if h == nil {
 		h = make(http.Header, strings.Count(fields, "\n"))
 	}
-	if err := head.ParseFields(fields, h); err != nil {
+	hosts := c.slot.host[:0]
+	if c.slot.vals, err = head.RequestFields(fields, h, &hosts, c.slot.vals); err != nil {
 		return nil, err
 	}
-	if len(h["Host"]) > 1 {
+	if len(hosts) > 1 {
 		return nil, errors.New("too many Host headers")
 	}
 
@@ -75,13 +76,10 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	*req = *(&http.Request{}).WithContext(c.ctx)
 	req.Method, req.URL, req.RequestURI, req.Header = method, u, target, h
 	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, major, minor
-	req.Host = u.Host
-	if req.Host == "" {
-		if v := h["Host"]; len(v) > 0 {
-			req.Host = v[0]
-		}
+	req.Host = u.Host // the Host field is not in h: it is req.Host, as net/http has it
+	if req.Host == "" && len(hosts) > 0 {
+		req.Host = hosts[0]
 	}
-	delete(h, "Host") // it is req.Host now, as net/http has it
 	f, err := head.ReadFrame(h, major, minor)
 	if err != nil {
 		return nil, err

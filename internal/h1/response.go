@@ -156,16 +156,32 @@ func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
 			continue
 		}
 		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			if strings.ContainsAny(v, "\r\n") {
+			if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 {
 				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
 			}
-			bw.WriteString(strings.TrimSpace(v))
-			bw.WriteString("\r\n")
+			if n := len(v); n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
+				v = strings.TrimSpace(v)
+			}
+			if bw.Available() < len(k)+len(v)+4 {
+				bw.WriteString(k)
+				bw.WriteString(": ")
+				bw.WriteString(v)
+				bw.WriteString("\r\n")
+				continue
+			}
+			// The common case: the line fits the buffer, one copy.
+			b := append(bw.AvailableBuffer(), k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			bw.Write(append(b, "\r\n"...))
 		}
 	}
 }
+
+// maySpace reports whether c may begin or end white space that
+// strings.TrimSpace removes: an ASCII space or control byte, or a byte of
+// a multi-byte (Unicode) character.
+func maySpace(c byte) bool { return c <= ' ' || c >= 0x80 }
 
 func (w *response) Write(p []byte) (int, error) {
 	if w.c.hijacked {

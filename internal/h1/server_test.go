@@ -185,6 +185,31 @@ func TestHeadAndNoBodyStatuses(t *testing.T) {
 	}
 }
 
+// Response fields are written as net/http writes them: line breaks in a
+// value turned to spaces, white space at its ends trimmed, invalid names
+// left out; also a field longer than the write buffer.
+func TestResponseFields(t *testing.T) {
+	long := strings.Repeat("v", 3*defaultBufSize)
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Split"] = []string{"a\r\nInjected: 1", "b\nc\rd", "e\nf"}
+		h["X-Pad"] = []string{"  padded\t", "\u00a0nbsp\u2003"}
+		h["X-Plain"] = []string{"plain"}
+		h["Bad Name"] = []string{"x"}
+		h["X-Long"] = []string{long}
+		w.Header().Set("Content-Length", "0")
+	}), nil)
+	out := raw(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	for _, want := range []string{"\r\nX-Split: a Injected: 1\r\n", "\r\nX-Split: b c d\r\n", "\r\nX-Split: e f\r\n", "\r\nX-Pad: padded\r\n", "\r\nX-Pad: nbsp\r\n", "\r\nX-Plain: plain\r\n", "\r\nX-Long: " + long + "\r\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the answer", want)
+		}
+	}
+	if strings.Contains(out, "\r\nInjected") || strings.Contains(out, "Bad Name") {
+		t.Errorf("a line break or an invalid name went out:\n%s", out)
+	}
+}
+
 func TestHTTP10(t *testing.T) {
 	addr, _ := start(t, echo(), nil)
 	out := raw(t, addr, "GET /old HTTP/1.0\r\n\r\n")

@@ -92,28 +92,53 @@ func FirstLine(s string) (line, rest string) {
 // spaces and tabs at both ends. The values of a name met more than once
 // are kept in order.
 func ParseFields(s string, h http.Header) error {
-	vals := make([]string, strings.Count(s, "\n"))
+	_, err := parseFields(s, h, nil, nil)
+	return err
+}
+
+// RequestFields is ParseFields for a request's head, as net/http keeps it:
+// the Host field's values are appended to *host instead of going into h
+// (a request's Host is a field of its own). The fields' values are kept in
+// scratch's array when it is long enough; the array used is returned,
+// for the caller to pass again once h and its values are no longer in use
+// (the next request on the connection).
+func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, error) {
+	return parseFields(s, h, host, scratch)
+}
+
+func parseFields(s string, h http.Header, host *[]string, scratch []string) ([]string, error) {
+	n := strings.Count(s, "\n")
+	if cap(scratch) < n {
+		scratch = make([]string, n)
+	}
+	vals := scratch[:n]
 	for len(s) > 0 {
 		line, rest := FirstLine(s)
 		s = rest
 		if line == "" {
-			return nil
+			return scratch, nil
 		}
 		// Errors name a field, never quote its value: it may be a secret
 		// (a cookie, a token) on its way to a log.
 		if line[0] == ' ' || line[0] == '\t' {
-			return errors.New("header field folded over lines (obs-fold)")
+			return scratch, errors.New("header field folded over lines (obs-fold)")
 		}
-		k, v, ok := strings.Cut(line, ":")
+		i := strings.IndexByte(line, ':')
+		if i < 0 {
+			return scratch, fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
+		}
+		k, v := line[:i], line[i+1:]
 		switch {
-		case !ok:
-			return fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
 		case !httpguts.ValidHeaderFieldName(k):
-			return fmt.Errorf("malformed header field name %s", Quote(k))
+			return scratch, fmt.Errorf("malformed header field name %s", Quote(k))
 		case !httpguts.ValidHeaderFieldValue(v):
-			return fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
+			return scratch, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		k, v = canonicalKey(k), Trim(v)
+		if host != nil && k == "Host" {
+			*host = append(*host, v)
+			continue
+		}
 		if vv, ok := h[k]; ok {
 			h[k] = append(vv, v)
 			continue
@@ -121,7 +146,19 @@ func ParseFields(s string, h http.Header) error {
 		vals[0] = v
 		h[k], vals = vals[:1:1], vals[1:]
 	}
-	return nil
+	return scratch, nil
+}
+
+// Get is h.Get(key) for a key already in canonical form (a constant such
+// as "Content-Type"), without canonicalising it again on every call: the
+// first value, or "". The fields of a parsed head (ParseFields, net/http)
+// are stored under canonical names; a key not in canonical form finds
+// nothing.
+func Get(h http.Header, key string) string {
+	if vv := h[key]; len(vv) > 0 {
+		return vv[0]
+	}
+	return ""
 }
 
 // canonicalKey is http.CanonicalHeaderKey without an allocation for a name

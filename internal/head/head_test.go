@@ -74,6 +74,27 @@ func TestReadBlockWaitsForTheRest(t *testing.T) {
 	}
 }
 
+// RequestFields keeps the Host field out of the header, in the order met,
+// and keeps the values in the scratch array it is given when that is long
+// enough, a new one otherwise.
+func TestRequestFields(t *testing.T) {
+	h := http.Header{}
+	var host []string
+	scratch := make([]string, 8)
+	got, err := RequestFields("host: a\r\nAccept: */*\r\nHost: b\r\n\r\n", h, &host, scratch)
+	if err != nil || !reflect.DeepEqual(h, http.Header{"Accept": {"*/*"}}) || !reflect.DeepEqual(host, []string{"a", "b"}) {
+		t.Fatalf("header %v, host %q, %v", h, host, err)
+	}
+	if &got[0] != &scratch[0] || &h["Accept"][0] != &scratch[0] {
+		t.Fatal("the scratch array was not used")
+	}
+	clear(h)
+	got, err = RequestFields("A: 1\r\nB: 2\r\n\r\n", h, &host, make([]string, 1))
+	if err != nil || len(got) < 2 || h.Get("A") != "1" || h.Get("B") != "2" {
+		t.Fatalf("a short scratch: %v, %v, %v", got, h, err)
+	}
+}
+
 func TestParseFields(t *testing.T) {
 	h := http.Header{}
 	err := ParseFields("content-type: text/plain \r\nX-Dup: 1\r\nx-dup:2\r\nX-Empty:\r\nX-Tab:\tv\t\r\nX-High: caf\xc3\xa9\r\n\r\nNot: read\r\n", h)

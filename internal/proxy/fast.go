@@ -340,7 +340,7 @@ func copyBody(w *recorder, src io.Reader, buf []byte, flush bool) (int64, error)
 // (media type text/event-stream, parameters aside), which must be flushed
 // as it comes.
 func eventStream(h http.Header) bool {
-	ct := h.Get("Content-Type")
+	ct := head.Get(h, "Content-Type")
 	if len(ct) < len("text/event-stream") {
 		return false
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/accesslog"
+	"github.com/webrouter/webrouter/internal/head"
 	"github.com/webrouter/webrouter/internal/route"
 )
 
@@ -101,7 +102,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
 	defer p.active.Add(-1)
 	x := &exchange{start: p.now(), clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}, clientCtx: r.Context(), https: r.TLS != nil}
-	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
+	if id := head.Get(r.Header, "X-Request-Id"); validRequestID(id) {
 		x.id = id
 	} else {
 		x.id = p.ids.next()
@@ -122,7 +123,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.redirectHTTPS(x, r)
 		return
 	}
-	if p.pool != nil && r.Header.Get("Upgrade") == "" && !x.svc.H2C {
+	if p.pool != nil && head.Get(r.Header, "Upgrade") == "" && !x.svc.H2C {
 		// The client's context ending cuts the exchange off (as does the
 		// target's drain deadline, see beginAttempt); h1 does it without a
 		// context registration per request.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/webrouter/webrouter/internal/h1"
+	"github.com/webrouter/webrouter/internal/head"
 )
 
 // idleCloseAfter is how long a client connection must have been idle before
@@ -122,7 +123,7 @@ func (e *entrypoint) onState(next func(net.Conn, http.ConnState)) func(net.Conn,
 // response must say "Connection: Upgrade".
 func (e *entrypoint) closeWhileDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e.draining.Load() && r.Header.Get("Upgrade") == "" {
+		if e.draining.Load() && head.Get(r.Header, "Upgrade") == "" {
 			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
