@@ -53,7 +53,7 @@ func allCases() []benchCase {
 }
 
 // controlCases are the cases that measure webrouter alone.
-var controlCases = []string{"scale", "micro"}
+var controlCases = []string{"scale", "micro", "instr"}
 
 // selectCases splits a comma-separated list into throughput cases and
 // control-plane cases, rejecting unknown names.
@@ -72,7 +72,7 @@ func selectCases(list string) ([]benchCase, []string, error) {
 			cases = append(cases, c)
 			continue
 		}
-		if n == "scale" || n == "micro" {
+		if contains(controlCases, n) {
 			control = append(control, n)
 			continue
 		}

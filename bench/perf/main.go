@@ -54,7 +54,7 @@ type options struct {
 
 func main() {
 	var o options
-	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,scale,micro", "cases to run")
+	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,scale,micro,instr", "cases to run")
 	proxies := flag.String("proxies", strings.Join(proxyNames, ","), "proxies to compare (direct = no proxy)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; the table shows medians")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured wrk run per case, proxy and round (whole seconds)")
@@ -79,7 +79,7 @@ func main() {
 	if *smoke {
 		smokeDefaults(&o, set)
 		if !set["cases"] {
-			*cases = "small,many-conns,large,new-conn,post,many-routes,scale"
+			*cases = "small,many-conns,large,new-conn,post,many-routes,scale,instr"
 		}
 		if !set["scale"] {
 			*sizes = "100,1000"
@@ -241,6 +241,8 @@ func run(ctx context.Context, o options) (*report, error) {
 			rep.scale, err = h.scale(ctx)
 		case "micro":
 			rep.micro, err = micro(ctx, h.root, o.benchtime)
+		case "instr":
+			rep.instr, err = h.instr(ctx, sets["basic"])
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", name, err)

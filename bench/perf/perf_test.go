@@ -22,7 +22,7 @@ import (
 func TestSmoke(t *testing.T) {
 	proxies := []string{"webrouter", "nginx", "haproxy", "caddy"}
 	var missing []string
-	for _, b := range []string{"wrk", "taskset", "nginx", "haproxy", "caddy"} {
+	for _, b := range []string{"wrk", "taskset", "nginx", "haproxy", "caddy", "valgrind", "callgrind_control"} {
 		if tool(b) == "" {
 			missing = append(missing, b)
 		}
@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	cases, control, err := selectCases("small,many-conns,large,new-conn,post,many-routes,scale")
+	cases, control, err := selectCases("small,many-conns,large,new-conn,post,many-routes,scale,instr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,11 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("scale %s: routed %d and gone %d after %d writes", r.label, r.routed, r.gone, r.writes)
 		}
 	}
+	if len(rep.instr) != 1 || rep.instr[0].requests == 0 || rep.instr[0].perRequest() < 1000 {
+		t.Errorf("instr: %+v, want webrouter's count over some requests", rep.instr)
+	}
 	md := rep.markdown()
-	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "load busy", "## Control plane"} {
+	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "load busy", "## Control plane", "## Instructions per request"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}

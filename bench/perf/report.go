@@ -75,6 +75,7 @@ type report struct {
 	samples map[string]map[string][]sample // case → proxy → rounds
 	scale   *scaleResult
 	micro   string
+	instr   []instrRow
 }
 
 func newReport(o options, h *harness) *report {
@@ -195,6 +196,9 @@ func (r *report) markdown() string {
 		b.WriteString("\n## Micro-benchmarks (`go test -bench`, route lookup, policy pick, instance change, one request through the data plane)\n\n```\n")
 		b.WriteString(r.micro)
 		b.WriteString("```\n")
+	}
+	if len(r.instr) > 0 {
+		instrMarkdown(&b, r.instr, r.opts.duration)
 	}
 	return b.String()
 }

@@ -30,6 +30,7 @@ type harness struct {
 	webrouter  string // binary, built with CGO_ENABLED=0
 	wrLauncher string // the binary, or a script running it under taskset
 	blLauncher string // the same for the baseline's binary; "" without -baseline
+	blBin      string // the baseline's binary; "" without -baseline
 	blCommit   string // the baseline's commit
 	backend    *proc
 	ports      []int // backend ports
@@ -54,6 +55,9 @@ func checkTools(o options) error {
 			need = append(need, b)
 		}
 	}
+	if contains(o.control, "instr") {
+		need = append(need, "valgrind", "callgrind_control")
+	}
 	var missing []string
 	for _, b := range need {
 		if tool(b) == "" {
@@ -61,7 +65,7 @@ func checkTools(o options) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing %s: run scripts/setup-bench (Debian packages nginx haproxy caddy wrk util-linux)",
+		return fmt.Errorf("missing %s: run scripts/setup-bench (Debian packages nginx haproxy caddy wrk util-linux valgrind)",
 			strings.Join(missing, ", "))
 	}
 	return nil
@@ -209,6 +213,7 @@ func (h *harness) buildBaseline(rev string) error {
 	if err != nil {
 		return fmt.Errorf("-baseline %s: %w", rev, err)
 	}
+	h.blBin = bin
 	h.blLauncher, err = h.launcher(bin, "baseline-pinned")
 	return err
 }
