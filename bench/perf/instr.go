@@ -25,6 +25,9 @@ type instrRow struct {
 
 func (r instrRow) perRequest() float64 { return float64(r.instr) / float64(r.requests) }
 
+// instrWarmup is the unmeasured wrk run before the counters are zeroed.
+const instrWarmup = 2 * time.Second
+
 // instr counts the instructions webrouter (and the baseline, with
 // -baseline) executes in user space per request of the small case: it runs
 // under valgrind's callgrind, which counts every instruction the process
@@ -50,15 +53,15 @@ func (h *harness) instr(ctx context.Context, rs routeSet) ([]instrRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	bins := [][2]string{{"webrouter", h.webrouter}}
+	bins := []struct{ name, path string }{{"webrouter", h.webrouter}}
 	if h.blBin != "" {
-		bins = append(bins, [2]string{"baseline", h.blBin})
+		bins = append(bins, struct{ name, path string }{"baseline", h.blBin})
 	}
 	var rows []instrRow
 	for _, b := range bins {
-		row, err := h.countInstr(ctx, b[0], b[1], rs, c, script)
+		row, err := h.countInstr(ctx, b.name, b.path, rs, c, script)
 		if err != nil {
-			return rows, fmt.Errorf("%s: %w", b[0], err)
+			return rows, fmt.Errorf("%s: %w", b.name, err)
 		}
 		rows = append(rows, row)
 	}
@@ -80,9 +83,9 @@ func (h *harness) countInstr(ctx context.Context, name, bin string, rs routeSet,
 	if err != nil {
 		return row, err
 	}
-	out := filepath.Join(dir, "callgrind.out")
+	out, vglog := filepath.Join(dir, "callgrind.out"), filepath.Join(dir, "valgrind.log")
 	args := append(append([]string{}, h.pinProxy...), tool("valgrind"), "--tool=callgrind",
-		"--callgrind-out-file="+out, "--log-file="+filepath.Join(dir, "valgrind.log"), // vglog
+		"--callgrind-out-file="+out, "--log-file="+vglog,
 		bin, "serve", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
 		"--data", h.wrData[rs.name], "--access-log", "off")
 	// The router's own re-execution (package sysmon) is done here, in the
@@ -96,7 +99,6 @@ func (h *harness) countInstr(ctx context.Context, name, bin string, rs routeSet,
 	}
 	defer p.stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", httpPort)
-	vglog := filepath.Join(dir, "valgrind.log")
 	failed := func(err error) error {
 		vg, _ := os.ReadFile(vglog)
 		return fmt.Errorf("%w\n%s\nvalgrind:\n%s", err, p.out.String(), vg)
@@ -105,7 +107,7 @@ func (h *harness) countInstr(ctx context.Context, name, bin string, rs routeSet,
 		return row, failed(err)
 	}
 	url := "http://" + addr + c.path()
-	if _, err := runWrk(ctx, h.pinLoad, script, url, c.conns, 2*time.Second); err != nil {
+	if _, err := runWrk(ctx, h.pinLoad, script, url, c.conns, instrWarmup); err != nil {
 		return row, fmt.Errorf("warm-up: %w", err)
 	}
 	pid := strconv.Itoa(p.cmd.Process.Pid)
@@ -162,13 +164,13 @@ func callgrindTotal(path string) (uint64, error) {
 // instrMarkdown renders the instr case.
 func instrMarkdown(b *strings.Builder, rows []instrRow, duration time.Duration) {
 	b.WriteString("\n## Instructions per request (callgrind)\n\n")
-	fmt.Fprintf(b, "webrouter under valgrind's callgrind, the small case's load (%d s of wrk after a 2 s warm-up): the instructions it executed in user space while serving the measured requests, per request. "+
+	fmt.Fprintf(b, "webrouter under valgrind's callgrind, the small case's load (%d s of wrk after a %d s warm-up): the instructions it executed in user space while serving the measured requests, per request. "+
 		"Runs of one binary agree to within about 1 %%; the kernel's work (system calls, loopback TCP) is not counted. For comparing builds (-baseline), not proxies.\n\n",
-		int(duration.Round(time.Second)/time.Second))
+		int(duration.Round(time.Second)/time.Second), int(instrWarmup/time.Second))
 	b.WriteString("| build | requests | instructions | per request | ÷ webrouter |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
 		ratio := ""
-		if r.proxy != "webrouter" && len(rows) > 0 && rows[0].proxy == "webrouter" {
+		if r.proxy != "webrouter" && rows[0].proxy == "webrouter" {
 			ratio = fmt.Sprintf("%.3f×", r.perRequest()/rows[0].perRequest())
 		}
 		fmt.Fprintf(b, "| %s | %d | %d | %.0f | %s |\n", r.proxy, r.requests, r.instr, r.perRequest(), ratio)

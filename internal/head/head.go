@@ -92,21 +92,17 @@ func FirstLine(s string) (line, rest string) {
 // spaces and tabs at both ends. The values of a name met more than once
 // are kept in order.
 func ParseFields(s string, h http.Header) error {
-	_, err := parseFields(s, h, nil, nil)
+	_, err := RequestFields(s, h, nil, nil)
 	return err
 }
 
 // RequestFields is ParseFields for a request's head, as net/http keeps it:
 // the Host field's values are appended to *host instead of going into h
-// (a request's Host is a field of its own). The fields' values are kept in
-// scratch's array when it is long enough; the array used is returned,
-// for the caller to pass again once h and its values are no longer in use
-// (the next request on the connection).
+// (a request's Host is a field of its own; a nil host keeps Host in h).
+// The fields' values are kept in scratch's array when it is long enough;
+// the array used is returned, for the caller to pass again once h and its
+// values are no longer in use (the next request on the connection).
 func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, error) {
-	return parseFields(s, h, host, scratch)
-}
-
-func parseFields(s string, h http.Header, host *[]string, scratch []string) ([]string, error) {
 	n := strings.Count(s, "\n")
 	if cap(scratch) < n {
 		scratch = make([]string, n)
