@@ -131,13 +131,27 @@ func (h *harness) countInstr(ctx context.Context, name, bin string, rs routeSet,
 		n, err := callgrindTotal(out + ".1")
 		if err == nil {
 			row.requests, row.instr = w.Requests, n
-			return row, nil
+			return row, h.keepCallgrind(out+".1", name)
 		}
 		if time.Now().After(deadline) {
 			return row, failed(fmt.Errorf("no callgrind dump: %w", err))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// keepCallgrind copies a finished callgrind dump into the -profile
+// directory as instr-<name>.callgrind, for callgrind_annotate; without
+// -profile it does nothing.
+func (h *harness) keepCallgrind(dump, name string) error {
+	if h.opts.profile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.opts.profile, "instr-"+name+".callgrind"), b, 0o644)
 }
 
 // callgrindTotal reads the instruction total of a callgrind output file:

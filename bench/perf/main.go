@@ -70,7 +70,7 @@ func main() {
 	flag.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second, "longest wait for a quiet machine before a run")
 	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
 	flag.StringVar(&o.baseline, "baseline", "", `also run webrouter built at this git revision, as the proxy "baseline", interleaved with the others: an A/B of two commits (it must read the same registry format)`)
-	flag.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of webrouter (and baseline) during each case's measured runs into this directory, <case>-<proxy>.pprof, the last round's kept")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of webrouter (and baseline) during each case's measured runs into this directory, <case>-<proxy>.pprof, the last round's kept; the instr case keeps its callgrind dump there too, instr-<proxy>.callgrind")
 	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()

@@ -91,6 +91,9 @@ func TestSmoke(t *testing.T) {
 	if len(rep.instr) != 1 || rep.instr[0].requests == 0 || rep.instr[0].perRequest() < 1000 {
 		t.Errorf("instr: %+v, want webrouter's count over some requests", rep.instr)
 	}
+	if n, err := callgrindTotal(filepath.Join(o.profile, "instr-webrouter.callgrind")); err != nil || n != rep.instr[0].instr {
+		t.Errorf("instr: kept callgrind dump (-profile): total %d, %v; want %d", n, err, rep.instr[0].instr)
+	}
 	md := rep.markdown()
 	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "load busy", "## Control plane", "## Instructions per request"} {
 		if !strings.Contains(md, want) {
