@@ -4,6 +4,13 @@
 // and answers 200 with a body whose size the path names: /bytes/<n>
 // (n ≤ 1 MiB); any other path gets 1 KiB. Connections are kept alive.
 //
+// The server is the repo's own internal/h1 by default (-server h1), the
+// leanest HTTP/1.1 server here: the backend runs on the load's core beside
+// wrk, and every microsecond it spends per request is taken from the load
+// the proxies see. With net/http's server (-server net/http) the load's
+// core tops out at about half the small case's requests per second, and
+// the fastest proxies' req/s then say more of the load side than of them.
+//
 // Once listening it prints one JSON line on stdout, {"ports":[…]}, and
 // serves until SIGTERM or SIGINT.
 //
@@ -25,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/h1"
 )
 
 // maxBody bounds the response size a path may ask for.
@@ -32,20 +41,31 @@ const maxBody = 1 << 20
 
 func main() {
 	n := flag.Int("ports", 4, "number of loopback ports to listen on")
+	server := flag.String("server", "h1", "the HTTP/1.1 server: h1 (the repo's internal/h1) or net/http")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *n); err != nil {
+	if err := run(ctx, *n, *server, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int) error {
+// run serves until ctx ends; it writes the ports line to out once every
+// port listens.
+func run(ctx context.Context, n int, server string, out io.Writer) error {
 	if n < 1 {
 		return fmt.Errorf("-ports must be at least 1, got %d", n)
 	}
-	srv := &http.Server{Handler: handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	var srv interface{ Serve(net.Listener) error }
+	switch server {
+	case "h1":
+		srv = &h1.Server{Handler: handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	case "net/http":
+		srv = &http.Server{Handler: handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	default:
+		return fmt.Errorf("-server must be h1 or net/http, got %q", server)
+	}
 	var ports []int
 	errc := make(chan error, n)
 	for i := 0; i < n; i++ {
@@ -56,18 +76,17 @@ func run(ctx context.Context, n int) error {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(map[string][]int{"ports": ports}); err != nil {
+	if err := json.NewEncoder(out).Encode(map[string][]int{"ports": ports}); err != nil {
 		return err
 	}
+	// Ended by a signal, the process exits and its connections close with
+	// it: the benchmark stops the backend only once every run is done.
 	select {
 	case <-ctx.Done():
+		return nil
 	case err := <-errc:
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	return nil
 }
 
 // handler drains the request body and writes the sized body.

@@ -49,6 +49,7 @@ type options struct {
 	retries    int           // repeats of a noisy run
 	baseline   string        // git revision run as the proxy "baseline"; "" for none
 	profile    string        // directory for webrouter's CPU profiles; "" for none
+	backend    string        // bench/backend's -server: h1 or net/http
 	log        io.Writer     // progress
 }
 
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&o.retries, "retries", 2, "repeats of a run during which other load exceeded -quiet")
 	flag.StringVar(&o.baseline, "baseline", "", `also run webrouter built at this git revision, as the proxy "baseline", interleaved with the others: an A/B of two commits (it must read the same registry format)`)
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of webrouter (and baseline) during each case's measured runs into this directory, <case>-<proxy>.pprof, the last round's kept; the instr case keeps its callgrind dump there too, instr-<proxy>.callgrind")
+	flag.StringVar(&o.backend, "backend", "h1", "the backend's HTTP server (bench/backend -server): h1 (the repo's internal/h1) or net/http")
 	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()

@@ -40,7 +40,7 @@ func TestSmoke(t *testing.T) {
 	}
 	o := options{cases: cases, control: control, proxies: proxies, rounds: 1, duration: 2 * time.Second,
 		pin: true, services: 100, perService: 5, hosts: 50, scaleSizes: []int{100, 1000}, writes: 20, log: io.Discard,
-		profile: t.TempDir()}
+		profile: t.TempDir(), backend: "h1"}
 	if testing.Verbose() {
 		o.log = os.Stderr
 	}

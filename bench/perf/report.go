@@ -80,6 +80,7 @@ type report struct {
 
 func newReport(o options, h *harness) *report {
 	facts := machineFacts(h.root, o.proxies)
+	facts = append(facts, fmt.Sprintf("backend: bench/backend -server %s, 16 loopback ports, on the load's core(s)", o.backend))
 	if h.blCommit != "" {
 		facts = append(facts, fmt.Sprintf("baseline: webrouter at commit %s (-baseline %s)", h.blCommit, o.baseline))
 	}

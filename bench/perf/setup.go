@@ -283,10 +283,8 @@ func (h *harness) startBackend(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "-ports", "16")
-	if len(h.pinLoad) > 0 {
-		cmd = exec.Command(h.pinLoad[0], append(h.pinLoad[1:], bin, "-ports", "16")...)
-	}
+	args := append(append([]string{}, h.pinLoad...), bin, "-ports", "16", "-server", h.opts.backend)
+	cmd := exec.Command(args[0], args[1:]...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
