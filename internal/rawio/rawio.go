@@ -327,7 +327,7 @@ func Pending(fd uintptr) bool {
 	return errno != syscall.EAGAIN
 }
 
-// Write makes one raw write(2) of p on fd.
+// Write makes one raw write of p on fd (send(2), as write(2) on a socket).
 func Write(fd uintptr, p []byte) (int, syscall.Errno) { return write(fd, p) }
 
 // errnoOf turns the syscall package's (n, error) into the raw calls' form.
