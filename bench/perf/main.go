@@ -334,9 +334,14 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 		if r.pid != 0 {
 			cpu0 = treeCPU(r.pid)
 		}
-		stat0, load0, start := readCPUStat(), treeCPU(h.backend.cmd.Process.Pid), time.Now()
+		stat0, load0, segs0, start := readCPUStat(), treeCPU(h.backend.cmd.Process.Pid), tcpOutSegs(), time.Now()
 		profiled := h.startProfile(ctx, r, filepath.Join(h.opts.profile, c.name+"-"+proxy+".pprof"))
 		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
+		if segs1 := tcpOutSegs(); segs0 >= 0 && segs1 >= segs0 {
+			s.segs = segs1 - segs0
+		} else {
+			s.segs = -1
+		}
 		if len(h.loadCPUs) > 0 {
 			wall := time.Since(start)
 			idle := readCPUStat().idle(h.loadCPUs) - stat0.idle(h.loadCPUs)

@@ -70,6 +70,8 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("%s/%s: %d errors of %d requests: %+v", c.name, p, s.errors(), s.wrk.Requests, s.wrk)
 			case s.cpu == 0 || s.peakRSS == 0:
 				t.Errorf("%s/%s: CPU %s, peak RSS %d: /proc readings missing", c.name, p, s.cpu, s.peakRSS)
+			case s.segsPerRequest() < 1.5:
+				t.Errorf("%s/%s: %.2f TCP segments per request: /proc/net/snmp reading wrong", c.name, p, s.segsPerRequest())
 			case s.loadCores > 0 && (s.loadBusy <= 0 || s.loadBusy > float64(s.loadCores)+0.05):
 				t.Errorf("%s/%s: load busy %.2f of %d cores: /proc/stat reading wrong", c.name, p, s.loadBusy, s.loadCores)
 			}
@@ -201,6 +203,30 @@ func TestBusyTicks(t *testing.T) {
 	// A kernel without the steal column: user, nice, system only.
 	if got := busyTicks("cpu0 7 0 3 90\n", []int{0}); got != 10 {
 		t.Errorf("without steal: %d, want 10", got)
+	}
+}
+
+// TestOutSegs reads OutSegs from the Tcp lines of /proc/net/snmp's text,
+// and -1 where they are missing or short.
+func TestOutSegs(t *testing.T) {
+	const snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n" +
+		"Tcp: RtoAlgorithm RtoMin ActiveOpens InSegs OutSegs RetransSegs\nTcp: 1 200 31 4711 4242 7\n" +
+		"Udp: InDatagrams OutSegs\nUdp: 5 6\n"
+	for _, c := range []struct {
+		text string
+		want int64
+	}{
+		{snmp, 4242},
+		{"Ip: Forwarding\nIp: 1\n", -1},
+		{"Tcp: RtoAlgorithm OutSegs\nTcp: 1\n", -1},
+		{"Tcp: RtoAlgorithm OutSegs\n", -1},
+	} {
+		if got := outSegs(c.text); got != c.want {
+			t.Errorf("outSegs(%q) = %d, want %d", c.text, got, c.want)
+		}
+	}
+	if n := tcpOutSegs(); n < 0 {
+		t.Errorf("tcpOutSegs() = %d: this machine's /proc/net/snmp not read", n)
 	}
 }
 

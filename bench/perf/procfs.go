@@ -188,3 +188,42 @@ func busyTicks(stat string, cpus []int) int64 {
 	}
 	return ticks
 }
+
+// tcpOutSegs reads the machine's count of TCP segments sent
+// (/proc/net/snmp, Tcp OutSegs: every segment, data or bare ACK, of every
+// socket, retransmissions left out); -1 when it cannot be read. On
+// loopback each segment is sent once and received once, so the difference
+// across a run, per request, is the packets a request cost both ends —
+// wrk, the proxy and the backend together.
+func tcpOutSegs() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	return outSegs(string(b))
+}
+
+// outSegs finds OutSegs in /proc/net/snmp's text: a "Tcp:" line of names,
+// then one of values; -1 if absent.
+func outSegs(snmp string) int64 {
+	var names []string
+	for _, line := range strings.Split(snmp, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "OutSegs" && i < len(f) {
+				if n, err := strconv.ParseInt(f[i], 10, 64); err == nil {
+					return n
+				}
+			}
+		}
+		return -1
+	}
+	return -1
+}

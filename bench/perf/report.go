@@ -22,8 +22,11 @@ type sample struct {
 	// loopback packets' softirq work, others). 0 cores: unpinned, unknown.
 	loadBusy  float64
 	loadCores int
-	err       string // the run failed: why
-	quiet     quietness
+	// TCP segments the machine sent during the measured run (Tcp
+	// OutSegs); -1: unknown.
+	segs  int64
+	err   string // the run failed: why
+	quiet quietness
 }
 
 // cores converts CPU time during the run into cores.
@@ -32,6 +35,15 @@ func (s sample) cores(d time.Duration) float64 {
 		return 0
 	}
 	return max(0, d.Seconds()/(float64(s.wrk.DurationUS)/1e6))
+}
+
+// segsPerRequest is the TCP segments sent per request, by every end
+// (wrk, proxy, backend); 0 when unknown.
+func (s sample) segsPerRequest() float64 {
+	if s.segs < 0 || s.wrk.Requests == 0 {
+		return 0
+	}
+	return float64(s.segs) / float64(s.wrk.Requests)
 }
 
 // errors counts wrk's socket errors and error statuses.
@@ -57,9 +69,9 @@ func (s sample) summary() string {
 	if s.err != "" {
 		return "FAILED: " + s.err
 	}
-	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  load busy %.2f/%d  other load %.2f/%.2f cores",
+	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  segs/req %.2f  load busy %.2f/%d  other load %.2f/%.2f cores",
 		s.wrk.rps(), s.wrk.P50/1e3, s.wrk.P99/1e3, s.wrk.P999/1e3, s.cpuPer100k(), s.userPercent(), mib(s.peakRSS), s.errors(),
-		s.loadBusy, s.loadCores, s.cores(s.otherProxy), s.cores(s.otherLoad))
+		s.segsPerRequest(), s.loadBusy, s.loadCores, s.cores(s.otherProxy), s.cores(s.otherLoad))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -106,6 +118,7 @@ type stats struct {
 	userPct           float64 // median user-space share of cpu, in percent
 	otherP, otherL    float64 // median other load on the proxy's and the load's cores
 	loadBusy          float64 // median busy cores of the load's loadCores (0: unknown)
+	segs              float64 // median TCP segments per request (0: unknown)
 	loadCores         int
 	errors, requests  int64
 	failures          []string
@@ -114,7 +127,7 @@ type stats struct {
 func (r *report) stats(c, p string) stats {
 	ss := r.samples[c][p]
 	st := stats{rounds: len(ss)}
-	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL, loadBusy []float64
+	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL, loadBusy, segs []float64
 	for _, s := range ss {
 		if s.err != "" {
 			st.failures = append(st.failures, s.err)
@@ -127,12 +140,13 @@ func (r *report) stats(c, p string) stats {
 		user = append(user, s.userPercent())
 		otherP, otherL = append(otherP, s.cores(s.otherProxy)), append(otherL, s.cores(s.otherLoad))
 		loadBusy, st.loadCores = append(loadBusy, s.loadBusy), s.loadCores
+		segs = append(segs, s.segsPerRequest())
 		st.errors += s.errors()
 		st.requests += s.wrk.Requests
 	}
 	st.rps, st.p50, st.p99, st.p999 = median(rps), median(p50), median(p99), median(p999)
 	st.cpu, st.rssMiB, st.otherP, st.otherL = median(cpu), median(rss), median(otherP), median(otherL)
-	st.userPct, st.loadBusy = median(user), median(loadBusy)
+	st.userPct, st.loadBusy, st.segs = median(user), median(loadBusy), median(segs)
 	return st
 }
 
@@ -175,7 +189,10 @@ func (r *report) markdown() string {
 			"core(s) (wrk and the backend) was not idle during the measured run, all of it counted: processes, the loopback packets' softirq work, "+
 			"others (`/proc/stat`, median). Near the load's core count, the load side bounds req/s whatever the proxy: then req/s differs "+
 			"between proxies by how much load-side work each request makes and how their answers' timing lets wrk and the backend batch it, "+
-			"and a proxy's own speed shows in CPU per request. Logging off everywhere.\n",
+			"and a proxy's own speed shows in CPU per request. TCP segs / req = the TCP segments the machine sent during the measured run "+
+			"(`/proc/net/snmp` OutSegs: wrk, proxy and backend, data and bare ACKs) per request, median: four carry a keep-alive request and its answer "+
+			"both ways; more are bare ACKs (a delayed ACK whose timer, 40 ms, ran out before the answer) or a large body's segments, each costing "+
+			"both ends kernel time. Logging off everywhere.\n",
 			r.opts.rounds, strings.Join(r.opts.proxies, ", "), r.opts.warmup, r.opts.duration)
 	}
 	if len(r.opts.cases) > 0 {
@@ -298,7 +315,7 @@ func spread(rs []float64) string {
 func (r *report) caseTable(b *strings.Builder, c benchCase) {
 	fmt.Fprintf(b, "\n## %s — %s\n\n", c.name, c.describe(r.opts))
 	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req (user share) | peak RSS MiB | errors / requests " +
-		"| load busy | other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"| TCP segs / req | load busy | other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	wr := r.stats(c.name, "webrouter")
 	var failures []string
 	for _, p := range r.opts.proxies {
@@ -307,7 +324,7 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 			failures = append(failures, fmt.Sprintf("%s: %s", p, firstLine(f)))
 		}
 		if st.ok == 0 {
-			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | |\n", p, st.rounds, st.rounds)
+			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | | |\n", p, st.rounds, st.rounds)
 			continue
 		}
 		cpu, rss := fmt.Sprintf("%.2f (%.0f%%)", st.cpu, st.userPct), fmt.Sprintf("%.1f", st.rssMiB)
@@ -318,8 +335,8 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 		if st.loadCores > 0 {
 			busy = fmt.Sprintf("%.2f / %d", st.loadBusy, st.loadCores)
 		}
-		fmt.Fprintf(b, "| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %d / %d | %s | %.2f / %.2f |", p, st.rps, st.p50, st.p99,
-			st.p999, cpu, rss, st.errors, st.requests, busy, st.otherP, st.otherL)
+		fmt.Fprintf(b, "| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %d / %d | %.2f | %s | %.2f / %.2f |", p, st.rps, st.p50, st.p99,
+			st.p999, cpu, rss, st.errors, st.requests, st.segs, busy, st.otherP, st.otherL)
 		switch {
 		case p == "webrouter" || wr.ok == 0:
 			b.WriteString(" | | |\n")
