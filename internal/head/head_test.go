@@ -3,9 +3,11 @@ package head
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"reflect"
 	"strings"
 	"testing"
@@ -119,6 +121,40 @@ func TestParseFields(t *testing.T) {
 		"A: x\ry\r\n\r\n":        "malformed header field",
 		"Caf\xc3\xa9: 1\r\n\r\n": "malformed header field",
 	}, func(in string) error { return ParseFields(in, http.Header{}) })
+}
+
+// TestRepeatedFields checks that the values of a name met more than once
+// are kept in order wherever the repeats fall: among a few fields, among
+// many, between names of one length, and into a map that had fields
+// before; net/textproto is the reference.
+func TestRepeatedFields(t *testing.T) {
+	var many []string
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("X-F%d: %d", i, i))
+	}
+	for _, c := range []struct {
+		name  string
+		lines []string
+	}{
+		{"few", []string{"A: 1", "B: 2", "a: 3", "C: 4", "B: 5", "A: 6"}},
+		{"same length", []string{"Ab: 1", "Ac: 2", "Ab: 3", "Ad: 4", "Ac: 5"}},
+		{"many", append(append([]string{}, many...), "X-F0: a", "X-F15: b", "X-F16: c", "X-F19: d", "X-F0: e")},
+		{"many, repeats in a row", append(append([]string{}, many[:16]...), "X-F15: a", "X-F17: b", "X-F17: c")},
+	} {
+		text := strings.Join(c.lines, "\r\n") + "\r\n\r\n"
+		want, err := textproto.NewReader(bufio.NewReader(strings.NewReader(text))).ReadMIMEHeader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		if err := ParseFields(text, h); err != nil || !reflect.DeepEqual(h, http.Header(want)) {
+			t.Errorf("%s: %v, %v; want %v", c.name, h, err, want)
+		}
+	}
+	h := http.Header{"B": {"0"}}
+	if err := ParseFields("A: 1\r\nB: 2\r\nA: 3\r\n\r\n", h); err != nil || !reflect.DeepEqual(h, http.Header{"A": {"1", "3"}, "B": {"0", "2"}}) {
+		t.Errorf("into a map with a field: %v, %v", h, err)
+	}
 }
 
 // TestErrorsKeepValuesOut checks that no error quotes a field's value,
