@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestServers(t *testing.T) {
 		t.Run(server, func(t *testing.T) {
 			base := start(t, server)
 			c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}, Timeout: 10 * time.Second}
-			for _, tc := range []struct {
+			for i, tc := range []struct {
 				method, path string
 				body         string
 				status, size int
@@ -34,6 +35,10 @@ func TestServers(t *testing.T) {
 				{"GET", "/bytes/x", "", 400, -1},
 			} {
 				req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+				reused := false
+				req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+					GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+				}))
 				resp, err := c.Do(req)
 				if err != nil {
 					t.Fatalf("%s %s: %v", tc.method, tc.path, err)
@@ -42,6 +47,9 @@ func TestServers(t *testing.T) {
 				resp.Body.Close()
 				if err != nil || resp.StatusCode != tc.status {
 					t.Fatalf("%s %s: status %d, %v; want %d", tc.method, tc.path, resp.StatusCode, err, tc.status)
+				}
+				if i > 0 && !reused {
+					t.Errorf("%s %s: a new connection; want the first one kept alive", tc.method, tc.path)
 				}
 				if tc.size >= 0 && (len(b) != tc.size || resp.ContentLength != int64(tc.size)) {
 					t.Errorf("%s %s: %d bytes, Content-Length %d; want %d", tc.method, tc.path, len(b), resp.ContentLength, tc.size)
