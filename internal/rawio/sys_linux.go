@@ -19,7 +19,11 @@ const supported = true
 // peek is raw in every Linux build: it consumes nothing, so the race
 // detector has nothing to learn from it (see sys_race.go).
 func peek(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return recv(fd, p, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+}
+
+// recv is one raw recvfrom(2) into p with flags, no address asked for.
+func recv(fd uintptr, p []byte, flags int) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
 	return int(n), errno
 }

@@ -19,13 +19,15 @@ import (
 // connection the peer reset fails with EPIPE without raising SIGPIPE
 // (which the Go runtime would otherwise take and ignore).
 
-func read(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
-	return int(n), errno
-}
+func read(fd uintptr, p []byte) (int, syscall.Errno) { return recv(fd, p, 0) }
 
-func write(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+func write(fd uintptr, p []byte) (int, syscall.Errno) { return send(fd, p, 0) }
+
+func sendMore(fd uintptr, p []byte) (int, syscall.Errno) { return send(fd, p, syscall.MSG_MORE) }
+
+// send is one raw sendto(2) of p with flags (and MSG_NOSIGNAL), no address.
+func send(fd uintptr, p []byte, flags int) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags|syscall.MSG_NOSIGNAL), 0, 0)
 	return int(n), errno
 }
 
@@ -33,10 +35,5 @@ func writev(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) {
 	msg := unix.Msghdr{Iov: (*unix.Iovec)(unsafe.Pointer(&iov[0]))} // the same layout
 	msg.SetIovlen(len(iov))
 	n, _, errno := syscall.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_NOSIGNAL)
-	return int(n), errno
-}
-
-func sendMore(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_MORE|syscall.MSG_NOSIGNAL, 0, 0)
 	return int(n), errno
 }
