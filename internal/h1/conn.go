@@ -233,8 +233,8 @@ func (c *conn) recycle(reqH http.Header) {
 	sl.req, sl.w = http.Request{}, response{}
 }
 
-// lend gives the connection a read and a write buffer and a slot from the
-// server's pools, where it has none.
+// lend gives the connection a read buffer and a slot from the server's
+// pools, where it has none; the write buffer comes later (writer).
 func (c *conn) lend() {
 	if c.slot == nil {
 		if v := c.s.slots.Get(); v != nil {
@@ -243,6 +243,13 @@ func (c *conn) lend() {
 			c.slot = new(slot)
 		}
 	}
+	c.reader()
+}
+
+// reader returns the connection's read buffer, lent from the server's
+// pool if it has none. A request without a body gives it back before its
+// handler runs (handle), for the reason writer gives.
+func (c *conn) reader() *bufio.Reader {
 	if c.br == nil {
 		if v := c.s.readers.Get(); v != nil {
 			c.br = v.(*bufio.Reader)
@@ -251,6 +258,24 @@ func (c *conn) lend() {
 			c.br = bufio.NewReaderSize(&c.lr, defaultBufSize)
 		}
 	}
+	return c.br
+}
+
+// buffered is how many bytes of the client's the connection holds unread.
+func (c *conn) buffered() int {
+	if c.br == nil {
+		return 0
+	}
+	return c.br.Buffered()
+}
+
+// writer returns the connection's write buffer, lent from the server's
+// pool at the first write of an answer, not with the read buffer: a
+// request waiting for its backend holds none, so the buffer an answer is
+// written through is the pool's most recently given back, still in the
+// CPU's caches. With many connections in flight, a buffer lent for the
+// whole request was cold by the time its answer was copied in.
+func (c *conn) writer() *bufio.Writer {
 	if c.bw == nil {
 		if v := c.s.writers.Get(); v != nil {
 			c.bw = v.(*bufio.Writer)
@@ -259,6 +284,7 @@ func (c *conn) lend() {
 			c.bw = bufio.NewWriterSize(&c.out, defaultBufSize)
 		}
 	}
+	return c.bw
 }
 
 // giveBack returns the connection's buffers and slot to the server's
@@ -268,15 +294,21 @@ func (c *conn) giveBack() {
 		c.s.slots.Put(c.slot)
 		c.slot = nil
 	}
-	if c.br != nil {
-		c.br.Reset(nil)
-		c.s.readers.Put(c.br)
-		c.br = nil
-	}
+	c.returnReader()
 	if c.bw != nil {
 		c.bw.Reset(nil)
 		c.s.writers.Put(c.bw)
 		c.bw = nil
+	}
+}
+
+// returnReader gives the read buffer back to the server's pool; what it
+// holds is dropped.
+func (c *conn) returnReader() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		c.s.readers.Put(c.br)
+		c.br = nil
 	}
 }
 
@@ -297,7 +329,7 @@ func (c *conn) serve() {
 		if c.held {
 			c.held = false
 			if !keep {
-				c.bw.Flush()
+				c.writer().Flush()
 				return
 			}
 			if !c.flushAwait() {
@@ -320,7 +352,7 @@ func (c *conn) serve() {
 // (nothing of a next request is buffered: see finish), and readRequest
 // borrows them again.
 func (c *conn) flushAwait() bool {
-	b, err := c.out.take(c.bw)
+	b, err := c.out.take(c.writer())
 	if err != nil {
 		return false
 	}
@@ -469,9 +501,9 @@ func (c *conn) reject(err error) {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.rd.Forget()
-	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+	fmt.Fprintf(c.writer(), "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		se.code, http.StatusText(se.code), len(se.text), se.text)
-	c.bw.Flush()
+	c.writer().Flush()
 	// Let the client read the answer before the close resets the
 	// connection (it may still be sending).
 	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
@@ -503,6 +535,11 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 		w.body = b
 		req.Body = b
 		c.rd.Clear() // the body is read without a deadline
+	}
+	if w.body == nil && c.br.Buffered() == 0 {
+		// Nothing more to read for this request: the handler, which may
+		// wait long for its backend, runs without the read buffer.
+		c.returnReader()
 	}
 	if req.ProtoAtLeast(1, 1) {
 		w.closeAfter = req.Close
@@ -586,7 +623,7 @@ func (c *conn) watch() {
 	c.rd.Clear()
 	c.mu.Unlock()
 	defer close(done)
-	if _, err := c.br.Peek(1); err != nil {
+	if _, err := c.reader().Peek(1); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			c.mu.Lock()
@@ -651,8 +688,9 @@ func (b *body) Read(p []byte) (int, error) {
 		var err error
 		if !b.w.headerDone {
 			b.sent = true
-			b.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-			err = b.c.bw.Flush()
+			bw := b.c.writer()
+			bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			err = bw.Flush()
 		}
 		b.w.continueMu.Unlock()
 		if err != nil {

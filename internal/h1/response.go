@@ -50,7 +50,7 @@ func (w *response) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		// An interim answer (103 Early Hints): sent at once with the
 		// headers set so far; the final answer follows.
-		bw := w.c.bw
+		bw := w.c.writer()
 		writeStatusLine(bw, code)
 		writeFields(bw, h, nil)
 		bw.WriteString("\r\n")
@@ -104,7 +104,7 @@ func (w *response) WriteHeader(code int) {
 	if !w.chunked {
 		delete(h, "Trailer") // no chunked body, nowhere to send them
 	}
-	bw := w.c.bw
+	bw := w.c.writer()
 	writeStatusLine(bw, code)
 	writeFields(bw, h, skipHead)
 	if w.chunked {
@@ -206,7 +206,7 @@ func (w *response) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, err
 	}
-	bw := w.c.bw
+	bw := w.c.writer()
 	if len(p) > bw.Available() && w.c.rio.Ready() {
 		return w.writeVectored(p, err)
 	}
@@ -231,7 +231,7 @@ func (w *response) Write(p []byte) (int, error) {
 // writev: a large write costs one system call, not three.
 func (w *response) writeVectored(p []byte, lenErr error) (int, error) {
 	c := w.c
-	held, err := c.out.take(c.bw)
+	held, err := c.out.take(c.writer())
 	if err != nil {
 		w.fail(err)
 		return 0, err
@@ -284,7 +284,7 @@ func (w *response) FlushError() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := w.c.bw.Flush(); err != nil {
+	if err := w.c.writer().Flush(); err != nil {
 		w.fail(err)
 		return err
 	}
@@ -299,7 +299,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	if w.wroteHeader {
-		if err := c.bw.Flush(); err != nil {
+		if err := c.writer().Flush(); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -307,7 +307,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.rd.Clear() // the idle or header deadline may still be set
 	c.hijacked = true
 	c.setState(http.StateHijacked)
-	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
+	return c.nc, bufio.NewReadWriter(c.reader(), c.writer()), nil
 }
 
 // CutOnGone makes x's Cut run when the request's context ends (the client
@@ -338,7 +338,7 @@ func (w *response) finish() bool {
 		}
 		w.WriteHeader(http.StatusOK)
 	}
-	bw := w.c.bw
+	bw := w.c.writer()
 	if w.chunked && w.err == nil {
 		bw.WriteString("0\r\n")
 		w.writeTrailers(bw)
@@ -348,14 +348,14 @@ func (w *response) finish() bool {
 		w.closeAfter = true // a short body: the client must not wait for the rest
 	}
 	c := w.c
-	if w.err == nil && !w.closeAfter && (w.body == nil || w.body.eof.Load()) && c.rio.Ready() && c.br.Buffered() == 0 {
+	if w.err == nil && !w.closeAfter && (w.body == nil || w.body.eof.Load()) && c.rio.Ready() && c.buffered() == 0 {
 		// The connection stays, in step with the client and with nothing
 		// of a next request read yet: what is left of the answer goes out
 		// as the loop starts waiting for that request (conn.flushAwait).
 		c.held = true
 		return true
 	}
-	if w.err == nil && w.asked && (w.body == nil || w.body.eof.Load()) && c.rio.Ready() && c.br.Buffered() == 0 {
+	if w.err == nil && w.asked && (w.body == nil || w.body.eof.Load()) && c.rio.Ready() && c.buffered() == 0 {
 		// The client asked to close and has sent all it may: the end of
 		// the answer can wait for the FIN and go with it (close follows
 		// at once). Were anything unread, the close would reset the

@@ -971,3 +971,57 @@ func TestCloseIdleAndCloseAll(t *testing.T) {
 		t.Fatalf("after CloseAll, the busy connection read %q, %v", b, err)
 	}
 }
+
+// TestBuffersLentLate: a handler waiting for its answer (a proxy waiting
+// for its backend) holds no write buffer, and no read buffer when nothing
+// more is to be read for its request: with many connections in flight, the
+// buffers an answer goes through are then the pool's most recently used.
+// A request with a body keeps the read buffer (the body is read through
+// it), and so does one followed by a pipelined request (it is buffered
+// there).
+func TestBuffersLentLate(t *testing.T) {
+	type seen struct{ br, bw, bwAfter bool }
+	got := make(chan seen, 8)
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := w.(*response).c
+		s := seen{br: c.br != nil, bw: c.bw != nil}
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.URL.Path+":"+string(b))
+		s.bwAfter = c.bw != nil
+		got <- s
+	}), nil)
+	c := dial(t, addr, 5*time.Second)
+	br := bufio.NewReader(c)
+	roundTrip := func(req, want string) {
+		t.Helper()
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", req, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if string(b) != want {
+			t.Fatalf("%s: body %q, want %q", req, b, want)
+		}
+	}
+	check := func(what string, want seen) {
+		t.Helper()
+		if s := <-got; s != want {
+			t.Errorf("%s: buffers held at the handler's start (read, write) and after its write: %+v, want %+v", what, s, want)
+		}
+	}
+	for _, p := range []string{"/a", "/b"} { // the first request and a kept-alive one
+		io.WriteString(c, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		roundTrip(p, p+":")
+		check("GET "+p, seen{br: false, bw: false, bwAfter: true})
+	}
+	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+	roundTrip("POST", "/p:abc")
+	check("POST with a body", seen{br: true, bw: false, bwAfter: true})
+	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	roundTrip("pipelined 1", "/1:")
+	roundTrip("pipelined 2", "/2:")
+	check("GET followed by a pipelined one", seen{br: true, bw: false, bwAfter: true})
+	// The first answer may still be in the write buffer, to go out with
+	// the second: the buffer stays lent between pipelined requests.
+	check("the pipelined GET", seen{br: false, bw: true, bwAfter: true})
+}
