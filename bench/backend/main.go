@@ -2,7 +2,9 @@
 // (bench/perf): one process listening on several loopback ports, serving
 // every proxy under test the same way. It reads each request body in full
 // and answers 200 with a body whose size the path names: /bytes/<n>
-// (n ≤ 1 MiB); any other path gets 1 KiB. Connections are kept alive.
+// (n ≤ 1 MiB); any other path gets 1 KiB. A query of delay=<duration>
+// (≤ 10 s) holds the answer back that long: a slow backend. Connections
+// are kept alive.
 //
 // The server is the repo's own internal/h1 by default (-server h1), the
 // leanest HTTP/1.1 server here: the backend runs on the load's core beside
@@ -38,6 +40,9 @@ import (
 
 // maxBody bounds the response size a path may ask for.
 const maxBody = 1 << 20
+
+// maxDelay bounds the wait a request may ask for (?delay=).
+const maxDelay = 10 * time.Second
 
 func main() {
 	n := flag.Int("ports", 4, "number of loopback ports to listen on")
@@ -94,6 +99,15 @@ func handler() http.Handler {
 	body := bytes.Repeat([]byte("b"), maxBody)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		if q := r.URL.RawQuery; q != "" {
+			// ?delay=<duration>: a slow backend (the slow case).
+			d, err := time.ParseDuration(strings.TrimPrefix(q, "delay="))
+			if !strings.HasPrefix(q, "delay=") || err != nil || d < 0 || d > maxDelay {
+				http.Error(w, "the only query is delay=<duration>, 0…10s", http.StatusBadRequest)
+				return
+			}
+			time.Sleep(d)
+		}
 		size := 1024
 		if s, ok := strings.CutPrefix(r.URL.Path, "/bytes/"); ok {
 			n, err := strconv.Atoi(s)

@@ -33,7 +33,12 @@ func TestServers(t *testing.T) {
 				{"POST", "/", strings.Repeat("p", 16<<10), 200, 1024},
 				{"GET", "/bytes/1048577", "", 400, -1},
 				{"GET", "/bytes/x", "", 400, -1},
+				{"GET", "/bytes/10?delay=150ms", "", 200, 10},
+				{"GET", "/?delay=11s", "", 400, -1},
+				{"GET", "/?delay=soon", "", 400, -1},
+				{"GET", "/?size=3", "", 400, -1},
 			} {
+				begin := time.Now()
 				req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
 				reused := false
 				req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
@@ -50,6 +55,9 @@ func TestServers(t *testing.T) {
 				}
 				if i > 0 && !reused {
 					t.Errorf("%s %s: a new connection; want the first one kept alive", tc.method, tc.path)
+				}
+				if took := time.Since(begin); strings.Contains(tc.path, "delay=150ms") && took < 150*time.Millisecond {
+					t.Errorf("%s %s: answered after %v, want 150 ms at least", tc.method, tc.path, took)
 				}
 				if tc.size >= 0 && (len(b) != tc.size || resp.ContentLength != int64(tc.size)) {
 					t.Errorf("%s %s: %d bytes, Content-Length %d; want %d", tc.method, tc.path, len(b), resp.ContentLength, tc.size)

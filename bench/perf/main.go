@@ -55,7 +55,7 @@ type options struct {
 
 func main() {
 	var o options
-	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,scale,micro,instr", "cases to run")
+	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,slow,scale,micro,instr", "cases to run")
 	proxies := flag.String("proxies", strings.Join(proxyNames, ","), "proxies to compare (direct = no proxy)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; the table shows medians")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured wrk run per case, proxy and round (whole seconds)")
@@ -81,7 +81,7 @@ func main() {
 	if *smoke {
 		smokeDefaults(&o, set)
 		if !set["cases"] {
-			*cases = "small,many-conns,large,new-conn,post,many-routes,scale,instr"
+			*cases = "small,many-conns,large,new-conn,post,many-routes,slow,scale,instr"
 		}
 		if !set["scale"] {
 			*sizes = "100,1000"

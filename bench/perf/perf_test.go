@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	cases, control, err := selectCases("small,many-conns,large,new-conn,post,many-routes,scale,instr")
+	cases, control, err := selectCases("small,many-conns,large,new-conn,post,many-routes,slow,scale,instr")
 	if err != nil {
 		t.Fatal(err)
 	}
