@@ -132,7 +132,9 @@ func (l *live) sweep() {
 		}
 		l.mu.Unlock()
 		for i, c := range due {
-			go c.watch()
+			if !c.rio.Ready() || c.look(now) {
+				go c.watch()
+			}
 			due[i] = nil
 		}
 		due = due[:0]

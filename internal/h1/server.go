@@ -33,7 +33,8 @@
 //     seen to close its side while the handler is still working on a request
 //     whose body has been read. That watch starts only for requests that
 //     take longer than watchAfter, so the common fast exchange pays nothing
-//     for it.
+//     for it; on a plain TCP connection it begins with a few peeks from the
+//     server's sweep before a goroutine watches (maxLooks).
 //   - A handler may name one thing to cut off when that context ends
 //     (CutOnGone on its ResponseWriter): the same as a context.AfterFunc on
 //     the request's context, without a registration per request or per

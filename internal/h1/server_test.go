@@ -1025,3 +1025,74 @@ func TestBuffersLentLate(t *testing.T) {
 	// the second: the buffer stays lent between pipelined requests.
 	check("the pipelined GET", seen{br: false, bw: true, bwAfter: true})
 }
+
+// TestWatchLooksFirst: on a plain TCP connection the sweep looks (peeks)
+// before it starts a watcher (maxLooks): a client that stays is not
+// watched while the looks last, is watched after them, and a client that
+// leaves between two looks is seen at the next. (The bounds leave room for
+// a sweep that ticks late on a loaded machine.)
+func TestWatchLooksFirst(t *testing.T) {
+	type state struct {
+		watching bool
+		looks    uint8
+	}
+	peekAt := func(c *conn) state {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return state{c.watching, c.looks}
+	}
+	seen := make(chan []state, 1)
+	type end struct {
+		after time.Duration
+		state
+	}
+	ended := make(chan end, 1)
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := w.(*response).c
+		begin := time.Now()
+		if r.URL.Path == "/stay" {
+			var s []state
+			for _, at := range []time.Duration{350 * time.Millisecond, 1500 * time.Millisecond} {
+				time.Sleep(time.Until(begin.Add(at)))
+				s = append(s, peekAt(c))
+			}
+			seen <- s
+			io.WriteString(w, "ok")
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			ended <- end{time.Since(begin), peekAt(c)}
+		case <-time.After(5 * time.Second):
+			ended <- end{after: -1}
+		}
+	}), nil)
+
+	c := dial(t, addr, 5*time.Second)
+	io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
+	s := <-seen
+	if s[0].watching || s[0].looks < 1 {
+		t.Errorf("at 350 ms: watching %v after %d looks, want looks and no watcher", s[0].watching, s[0].looks)
+	}
+	if !s[1].watching || s[1].looks != maxLooks {
+		t.Errorf("at 1.5 s: watching %v after %d looks, want a watcher after %d looks", s[1].watching, s[1].looks, maxLooks)
+	}
+	if res, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || res.StatusCode != 200 {
+		t.Fatalf("the watched request's answer: %v, %v", res, err)
+	}
+
+	// A client that leaves at 320 ms, after the third look (250–300 ms), is
+	// seen by a look (the fourth, at 450–500 ms), not by the watcher that
+	// would start after the last.
+	c2 := dial(t, addr, 5*time.Second)
+	io.WriteString(c2, "GET /leave HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(320 * time.Millisecond)
+	c2.Close()
+	e := <-ended
+	if e.after < 0 {
+		t.Fatal("the context of a request whose client left did not end")
+	}
+	if e.looks >= maxLooks {
+		t.Errorf("the client that left at 320 ms was seen after %v, by the watcher after all %d looks, not by a look", e.after, e.looks)
+	}
+}
