@@ -609,19 +609,12 @@ func (c *conn) arm(b *body, watchable bool) {
 const maxLooks = 4
 
 // look is the sweep's look at a request that is due (see maxLooks), on the
-// sweep's goroutine; it reports whether to start the watcher. The checks
-// before the peek are watch's.
+// sweep's goroutine; it reports whether to start the watcher.
 func (c *conn) look(now uint64) (watch bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case !c.armed:
-		return false
-	case now < c.armDue:
-		c.due.Store(c.armDue) // a later request, watched in its turn
-		return false
-	case c.body != nil && !c.body.eof.Load():
-		c.due.Store(c.s.live.due()) // still uploading: look again later
+	case !c.watchable(now):
 		return false
 	case c.looks >= maxLooks || c.rio.Pending():
 		return true
@@ -629,6 +622,25 @@ func (c *conn) look(now uint64) (watch bool) {
 	c.due.Store(now + 1<<c.looks)
 	c.looks++
 	return false
+}
+
+// watchable reports, under c.mu, whether the request the sweep found due
+// at tick now is to be looked at or watched; if not, it sets when it is
+// due again, if ever.
+func (c *conn) watchable(now uint64) bool {
+	switch {
+	case !c.armed:
+		return false
+	case now < c.armDue:
+		// The request the sweep found due ended and the next one was
+		// armed since: it is watched in its turn.
+		c.due.Store(c.armDue)
+		return false
+	case c.body != nil && !c.body.eof.Load():
+		c.due.Store(c.s.live.due()) // still uploading: look again later
+		return false
+	}
+	return true
 }
 
 // watch runs once a request has been handled for watchAfter (the
@@ -640,19 +652,7 @@ func (c *conn) look(now uint64) (watch bool) {
 // buffered for the loop.
 func (c *conn) watch() {
 	c.mu.Lock()
-	if !c.armed {
-		c.mu.Unlock()
-		return
-	}
-	if c.s.live.tick.Load() < c.armDue {
-		// The request the sweep found due ended and the next one was
-		// armed since: it is watched in its turn.
-		c.due.Store(c.armDue)
-		c.mu.Unlock()
-		return
-	}
-	if c.body != nil && !c.body.eof.Load() {
-		c.due.Store(c.s.live.due()) // still uploading: look again later
+	if !c.watchable(c.s.live.tick.Load()) {
 		c.mu.Unlock()
 		return
 	}

@@ -12,7 +12,8 @@ import (
 // live is a server's list of open connections, for four things: when
 // BaseContext ends, their contexts are cancelled and what their handlers
 // named with CutOnGone is cut off (cutAll); the client watch starts for
-// requests that have run for watchAfter; a connection waiting for its
+// requests that have run for watchAfter, with looks first (maxLooks) where
+// the connection can be peeked at; a connection waiting for its
 // next request is looked at once for what came before the wait began
 // (recheck; both by sweep); and a drain closes the idle ones (closeIf).
 // One context.AfterFunc on
