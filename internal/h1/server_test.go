@@ -63,6 +63,20 @@ func raw(t *testing.T, addr, req string) string {
 	return string(b)
 }
 
+// expectBody reads the next answer from br and fails the test unless its
+// body is want; req names the request in the failure.
+func expectBody(t *testing.T, br *bufio.Reader, req, want string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", req, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != want {
+		t.Fatalf("%s: got %q, want %q", req, b, want)
+	}
+}
+
 func echo() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
@@ -540,17 +554,7 @@ func TestTimeoutsOnABusyConnection(t *testing.T) {
 	}), func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = timeout, timeout })
 	c := dial(t, addr, 10*time.Second)
 	br := bufio.NewReader(c)
-	get := func(req, want string) {
-		t.Helper()
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", req, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		if string(b) != want {
-			t.Fatalf("%s: got %q, want %q", req, b, want)
-		}
-	}
+	get := func(req, want string) { t.Helper(); expectBody(t, br, req, want) }
 	for i := 0; i < 20; i++ { // busy: the deadlines are not set again
 		io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
 		get("fast", "/fast 0 <nil>")
@@ -992,17 +996,7 @@ func TestBuffersLentLate(t *testing.T) {
 	}), nil)
 	c := dial(t, addr, 5*time.Second)
 	br := bufio.NewReader(c)
-	roundTrip := func(req, want string) {
-		t.Helper()
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", req, err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		if string(b) != want {
-			t.Fatalf("%s: body %q, want %q", req, b, want)
-		}
-	}
+	roundTrip := func(req, want string) { t.Helper(); expectBody(t, br, req, want) }
 	check := func(what string, want seen) {
 		t.Helper()
 		if s := <-got; s != want {
