@@ -1046,7 +1046,7 @@ func TestWatchLooksFirst(t *testing.T) {
 		begin := time.Now()
 		if r.URL.Path == "/stay" {
 			var s []state
-			for _, at := range []time.Duration{350 * time.Millisecond, 1500 * time.Millisecond} {
+			for _, at := range []time.Duration{400 * time.Millisecond, 1500 * time.Millisecond} {
 				time.Sleep(time.Until(begin.Add(at)))
 				s = append(s, peekAt(c))
 			}
@@ -1066,7 +1066,7 @@ func TestWatchLooksFirst(t *testing.T) {
 	io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
 	s := <-seen
 	if s[0].watching || s[0].looks < 1 {
-		t.Errorf("at 350 ms: watching %v after %d looks, want looks and no watcher", s[0].watching, s[0].looks)
+		t.Errorf("at 400 ms: watching %v after %d looks, want looks and no watcher", s[0].watching, s[0].looks)
 	}
 	if !s[1].watching || s[1].looks != maxLooks {
 		t.Errorf("at 1.5 s: watching %v after %d looks, want a watcher after %d looks", s[1].watching, s[1].looks, maxLooks)
