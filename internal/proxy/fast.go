@@ -174,6 +174,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		}()
 	}
 	p.pool.lendReader(c)
+	p.pool.lendHeader(c)
 	resp := &c.resp
 	for interim := false; ; interim = true {
 		err := readResponse(c.br, r.Method, resp)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ type pool struct {
 	heads       sync.Pool // *[]byte of writeBuffer bytes' capacity
 	writers     sync.Pool // *bufio.Writer of writeBuffer bytes
 	readers     sync.Pool // *bufio.Reader of readBuffer bytes
+	headers     sync.Pool // empty http.Header maps for response heads
 }
 
 // Buffer sizes. A read buffer holds a response head whole
@@ -71,6 +73,7 @@ func newPool(o TransportOptions) *pool {
 	p.heads.New = func() any { b := make([]byte, 0, writeBuffer); return &b }
 	p.writers.New = func() any { return bufio.NewWriterSize(nil, writeBuffer) }
 	p.readers.New = func() any { return bufio.NewReaderSize(nil, readBuffer) }
+	p.headers.New = func() any { return make(http.Header, 8) }
 	p.dialer = net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if p.idleTimeout == 0 {
 		p.idleTimeout = 90 * time.Second
@@ -158,6 +161,7 @@ func (p *pool) put(c *backendConn) {
 		return
 	}
 	p.returnReader(c)
+	p.returnHeader(c)
 	c.idle = time.Now()
 	l := c.list
 	l.mu.Lock()
@@ -239,9 +243,33 @@ func (p *pool) returnReader(c *backendConn) {
 	c.br = nil
 }
 
+// lendHeader lends c the map its response head is read into (see
+// backendResponse), unless it holds one; returnHeader takes it back once
+// the answer has been passed on. Like the buffers, the maps in use are the
+// few most recently used, still in the CPU's caches, where one kept by
+// each of many connections would be cold at its next answer.
+func (p *pool) lendHeader(c *backendConn) {
+	if c.resp.Header == nil {
+		c.resp.Header = p.headers.Get().(http.Header)
+	}
+}
+
+// returnHeader takes back c's response header map, emptied; one grown for
+// an unusual head is left to the GC. Nothing may use the response's
+// Header after (its values, handed on, stay valid).
+func (p *pool) returnHeader(c *backendConn) {
+	h := c.resp.Header
+	c.resp.Header = nil
+	if h != nil && len(h) <= keptFields {
+		clear(h)
+		p.headers.Put(h)
+	}
+}
+
 // discard closes a connection that is not to be reused.
 func (p *pool) discard(c *backendConn) {
 	p.returnReader(c)
+	p.returnHeader(c)
 	c.Close()
 }
 

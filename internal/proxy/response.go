@@ -34,8 +34,9 @@ import (
 
 // backendResponse is a response head read by readResponse, and its body.
 // It belongs to its connection and is overwritten by the next response
-// read there, Header included: that map is cleared and refilled, so it
-// must not be handed on (its values may be).
+// read there, Header included: that map is cleared and refilled, and goes
+// back to the pool's (pool.returnHeader) once the answer has been passed
+// on, so it must not be handed on (its values may be).
 type backendResponse struct {
 	StatusCode    int
 	Header        http.Header
@@ -73,8 +74,8 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !digit(code[1]) || !digit(code[2]) {
 		return fmt.Errorf("malformed HTTP status code %s", head.Quote(code))
 	}
-	h := r.Header // the previous response's, reused (see backendResponse)
-	if h == nil || len(h) > maxKeptFields {
+	h := r.Header // lent (pool.lendHeader), or an interim answer's: reused
+	if h == nil || len(h) > keptFields {
 		h = make(http.Header, strings.Count(fields, "\n"))
 	} else {
 		clear(h)
@@ -122,8 +123,8 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, major, minor in
 	return nil
 }
 
-// maxKeptFields bounds the header map a connection keeps for its next
-// response: one grown for an unusual head is dropped.
-const maxKeptFields = 32
+// keptFields bounds the header maps kept for the next response: one grown
+// for an unusual head is dropped.
+const keptFields = 32
 
 func digit(c byte) bool { return '0' <= c && c <= '9' }
