@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/webrouter/webrouter/internal/catalog"
 	"github.com/webrouter/webrouter/internal/testbed"
 )
 
@@ -226,5 +228,47 @@ func TestReadResponseReusesItsResponse(t *testing.T) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil || string(b) != "gone" || r.StatusCode != 404 || r.Trailer != nil || r.ContentLength != 4 {
 		t.Fatalf("second: status %d body %q (%v) length %d trailer %v", r.StatusCode, b, err, r.ContentLength, r.Trailer)
+	}
+}
+
+// TestHeaderMapsLentPerAnswer: the map a response head is read into is
+// lent for one answer (pool.lendHeader) and comes back empty
+// (pool.returnHeader), so nothing of one answer's fields reaches another
+// that reuses it — on the same backend connection or, through the pool,
+// on another.
+func TestHeaderMapsLentPerAnswer(t *testing.T) {
+	p := newPool(TransportOptions{})
+	a, b := &backendConn{}, &backendConn{}
+	p.lendHeader(a)
+	a.resp.Header["X-First"] = []string{"1"}
+	p.returnHeader(a)
+	if a.resp.Header != nil {
+		t.Fatalf("returned, the connection still holds its map: %v", a.resp.Header)
+	}
+	p.lendHeader(b)
+	if len(b.resp.Header) != 0 {
+		t.Fatalf("a lent map holds an earlier answer's fields: %v", b.resp.Header)
+	}
+
+	// End to end: one backend connection, an answer with a field, then
+	// one without it.
+	var n atomic.Int32
+	be := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("X-Only-First", "yes")
+		}
+		io.WriteString(w, "ok")
+	})
+	r := newRig(t, TransportOptions{})
+	r.service("s", catalog.ServiceSpec{Mountpoints: []string{"s.test"}})
+	r.instance("s", "a", be.Listener.Addr().String(), 1)
+	r.settle()
+	for i := 1; i <= 3; i++ {
+		resp := r.do(http.MethodGet, "s.test", "/", nil)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "ok" || (resp.Header.Get("X-Only-First") != "") != (i == 1) {
+			t.Fatalf("answer %d: body %q, X-Only-First %q", i, body, resp.Header.Get("X-Only-First"))
+		}
 	}
 }
