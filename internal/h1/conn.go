@@ -215,6 +215,9 @@ const maxKeptFields = 32
 
 // recycle makes the slot ready for the connection's next request once the
 // handler of req (whose header map was reqH) and its response w are done.
+// A call of its own: inlined, its zero values took room in handle's frame.
+//
+//go:noinline
 func (c *conn) recycle(reqH http.Header) {
 	sl := c.slot
 	if resH := sl.w.h; resH != nil && len(resH) <= maxKeptFields {
@@ -231,7 +234,8 @@ func (c *conn) recycle(reqH http.Header) {
 		clear(sl.vals) // holds no field of a request served
 	}
 	sl.host[0] = ""
-	sl.req, sl.w = http.Request{}, response{}
+	sl.req = http.Request{}
+	sl.w = response{}
 }
 
 // lend gives the connection a read buffer and a slot from the server's
@@ -517,25 +521,17 @@ func (c *conn) reject(err error) {
 // handle runs the handler on req and reports whether the connection can
 // carry another request.
 func (c *conn) handle(req *http.Request) (keep bool) {
+	// The rare branches are calls of their own: this frame stays small,
+	// and it is on the request's goroutine's stack, cold memory on a
+	// router with many connections (see forwardHeader in package proxy).
 	w := &c.slot.w
-	*w = response{c: c, req: req, cl: -1, h: c.slot.resH}
+	*w = response{}
+	w.c, w.req, w.cl, w.h = c, req, -1, c.slot.resH
 	c.slot.resH = nil
 	reqH := req.Header
-	if req.Body != nil && req.Body != http.NoBody {
-		b := &body{rc: req.Body, c: c, w: w}
-		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
-			if e, ok := req.Header["Expect"]; ok {
-				if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
-					c.reject(statusError{http.StatusExpectationFailed, "417 Expectation Failed"})
-					c.recycle(reqH)
-					return false
-				}
-				b.expect = true
-			}
-		}
-		w.body = b
-		req.Body = b
-		c.rd.Clear() // the body is read without a deadline
+	if req.Body != nil && req.Body != http.NoBody && !c.takeBody(req, w) {
+		c.recycle(reqH)
+		return false
 	}
 	if w.body == nil && c.br.Buffered() == 0 {
 		// Nothing more to read for this request: the handler, which may
@@ -549,21 +545,14 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	}
 	w.asked = w.closeAfter
 	if req.Method == "OPTIONS" && req.RequestURI == "*" {
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusOK)
-		keep := w.finish()
+		keep := w.answerOptions()
 		c.recycle(reqH)
 		return keep
 	}
 	c.arm(w.body, req.Header["Upgrade"] == nil)
 	defer func() {
 		if v := recover(); v != nil {
-			c.setCutter(nil)
-			c.disarm()
-			if v != http.ErrAbortHandler {
-				c.s.log().Error("panic serving a request", "client", c.remote, "url", req.RequestURI, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			}
-			c.slot = nil // what the handler left running may still use it
+			c.recovered(v, req)
 			keep = false
 		}
 	}()
@@ -577,6 +566,50 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	keep = w.finish() && !c.gone.Load() && c.ctx.Err() == nil
 	c.recycle(reqH)
 	return keep
+}
+
+// takeBody makes the request's body read through the connection (body),
+// and reports false when the request was refused (an Expect other than
+// 100-continue: answered 417).
+//
+//go:noinline
+func (c *conn) takeBody(req *http.Request, w *response) bool {
+	b := &body{rc: req.Body, c: c, w: w}
+	if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+		if e, ok := req.Header["Expect"]; ok {
+			if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
+				c.reject(statusError{http.StatusExpectationFailed, "417 Expectation Failed"})
+				return false
+			}
+			b.expect = true
+		}
+	}
+	w.body = b
+	req.Body = b
+	c.rd.Clear() // the body is read without a deadline
+	return true
+}
+
+// answerOptions answers "OPTIONS *" (the server, not a resource) and
+// reports whether the connection stays.
+//
+//go:noinline
+func (w *response) answerOptions() bool {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+	return w.finish()
+}
+
+// recovered ends a request whose handler panicked with v.
+//
+//go:noinline
+func (c *conn) recovered(v any, req *http.Request) {
+	c.setCutter(nil)
+	c.disarm()
+	if v != http.ErrAbortHandler {
+		c.s.log().Error("panic serving a request", "client", c.remote, "url", req.RequestURI, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	}
+	c.slot = nil // what the handler left running may still use it
 }
 
 // arm starts the client watch of the request with body b (nil: none);

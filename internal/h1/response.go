@@ -156,11 +156,9 @@ func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
 			continue
 		}
 		for _, v := range vv {
-			if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 {
-				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
-			}
-			if n := len(v); n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
-				v = strings.TrimSpace(v)
+			if n := len(v); strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 ||
+				n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
+				v = cleanValue(v)
 			}
 			if bw.Available() < len(k)+len(v)+4 {
 				bw.WriteString(k)
@@ -176,6 +174,19 @@ func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
 			bw.Write(append(b, "\r\n"...))
 		}
 	}
+}
+
+// cleanValue makes a field value fit to send: line breaks become spaces,
+// surrounding white space goes. A call of its own, kept out of
+// writeFields' stack frame (the request's goroutine's stack is cold memory
+// on a router with many connections).
+//
+//go:noinline
+func cleanValue(v string) string {
+	if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 {
+		v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+	}
+	return strings.TrimSpace(v)
 }
 
 // maySpace reports whether c may begin or end white space that

@@ -48,26 +48,14 @@ const bodyGrace = 50 * time.Millisecond
 
 // forward serves r on the fast path.
 func (p *Proxy) forward(x *exchange, r *http.Request) {
-	switch {
-	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
-	case r.ContentLength > 0 && r.ContentLength <= inlineBody:
-		// A small body is read whole first and goes out with the head in
-		// one write; held here, it can be sent again to another instance.
-		ibp := p.bufs.Get().(*[]byte)
-		defer p.bufs.Put(ibp)
-		n, err := io.ReadFull(r.Body, (*ibp)[:r.ContentLength])
-		if err != nil {
-			x.body = &countingBody{}
-			x.body.err.Store(&err)
-			p.fail(x, err)
+	if !(r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0) {
+		ibp, ok := p.takeBody(x, r)
+		if !ok {
 			return
 		}
-		x.inline = (*ibp)[:n]
-	default:
-		x.body = &countingBody{rc: r.Body}
-		// The body may still be read after the answer has begun (a backend
-		// that streams while it reads).
-		_ = http.NewResponseController(x.rw.ResponseWriter).EnableFullDuplex()
+		if ibp != nil {
+			defer p.bufs.Put(ibp)
+		}
 	}
 	replayable := x.body == nil && idempotent(r.Method)
 	target := requestTarget(x, r)
@@ -91,6 +79,35 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 			return
 		}
 	}
+}
+
+// takeBody prepares the request's body for forward. A small body (of
+// known length) is read whole first and goes out with the head in one
+// write; held (x.inline, in the pooled buffer returned, to be given back
+// once the exchange is over), it can be sent again to another instance.
+// Any other streams (x.body), and may still be read after the answer has
+// begun (a backend that streams while it reads). false: reading the body
+// failed, and the client has been answered. A call of its own, so that its
+// temporaries take no room in forward's frame (see Proxy.reverse).
+//
+//go:noinline
+func (p *Proxy) takeBody(x *exchange, r *http.Request) (*[]byte, bool) {
+	if r.ContentLength > 0 && r.ContentLength <= inlineBody {
+		ibp := p.bufs.Get().(*[]byte)
+		n, err := io.ReadFull(r.Body, (*ibp)[:r.ContentLength])
+		if err != nil {
+			p.bufs.Put(ibp)
+			x.body = &countingBody{}
+			x.body.err.Store(&err)
+			p.fail(x, err)
+			return nil, false
+		}
+		x.inline = (*ibp)[:n]
+		return ibp, true
+	}
+	x.body = &countingBody{rc: r.Body}
+	_ = http.NewResponseController(x.rw.ResponseWriter).EnableFullDuplex()
+	return nil, true
 }
 
 // attempt sends the request to tgt and reads the response head. A kept-alive
@@ -147,31 +164,8 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 			}
 			return nil, fmt.Errorf("send request: %w", err)
 		}
-	} else {
-		bw := p.pool.writer(c)
-		bw.Write(*hb)
-		p.pool.releaseHead(hb)
-		if c.reused {
-			// Learn that a kept-alive connection is dead before the
-			// client's body is consumed, so the request can still be
-			// retried.
-			if err := bw.Flush(); err != nil {
-				p.pool.release(bw)
-				return nil, fmt.Errorf("%w: %v", errStale, err)
-			}
-		}
-		done := make(chan error, 1)
-		x.bodyDone = done
-		go func() {
-			bp := p.bufs.Get().(*[]byte)
-			defer p.bufs.Put(bp)
-			err := writeBody(bw, x.body, r.ContentLength, *bp)
-			if err == nil {
-				err = bw.Flush()
-			}
-			p.pool.release(bw)
-			done <- err
-		}()
+	} else if err := p.sendStreamed(c, x, r, hb); err != nil {
+		return nil, err
 	}
 	p.pool.lendReader(c)
 	p.pool.lendHeader(c)
@@ -182,15 +176,7 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 			err = readResponse(c.br, r.Method, resp)
 		}
 		if err != nil {
-			if berr := x.waitBody(c, false); berr != nil && !isTimeout(err) {
-				err = fmt.Errorf("send request body: %w", berr)
-			} else if c.reused && !interim && c.br.Buffered() == 0 && closedEarly(err) {
-				if replayable {
-					return nil, fmt.Errorf("%w: %v", errStale, err)
-				}
-				err = fmt.Errorf("backend closed the connection without answering: %w", err)
-			}
-			return nil, err
+			return nil, responseError(c, x, err, interim, replayable)
 		}
 		switch {
 		case resp.StatusCode == http.StatusSwitchingProtocols:
@@ -207,6 +193,58 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		}
 		return resp, nil
 	}
+}
+
+// responseError is the error of send when reading the answer's head
+// failed with err: the request body's writer's failure first, if any;
+// errStale for a kept-alive connection the backend had closed (see
+// attempt). A call of its own (see Proxy.reverse).
+//
+//go:noinline
+func responseError(c *backendConn, x *exchange, err error, interim, replayable bool) error {
+	if berr := x.waitBody(c, false); berr != nil && !isTimeout(err) {
+		return fmt.Errorf("send request body: %w", berr)
+	}
+	if c.reused && !interim && c.br.Buffered() == 0 && closedEarly(err) {
+		if replayable {
+			return fmt.Errorf("%w: %v", errStale, err)
+		}
+		return fmt.Errorf("backend closed the connection without answering: %w", err)
+	}
+	return err
+}
+
+// sendStreamed writes the head hb of a request whose body streams, and
+// starts the body's writer (x.bodyDone reports how it went). A call of its
+// own, so that its temporaries take no room in send's frame (see
+// Proxy.reverse).
+//
+//go:noinline
+func (p *Proxy) sendStreamed(c *backendConn, x *exchange, r *http.Request, hb *[]byte) error {
+	bw := p.pool.writer(c)
+	bw.Write(*hb)
+	p.pool.releaseHead(hb)
+	if c.reused {
+		// Learn that a kept-alive connection is dead before the client's
+		// body is consumed, so the request can still be retried.
+		if err := bw.Flush(); err != nil {
+			p.pool.release(bw)
+			return fmt.Errorf("%w: %v", errStale, err)
+		}
+	}
+	done := make(chan error, 1)
+	x.bodyDone = done
+	go func() {
+		bp := p.bufs.Get().(*[]byte)
+		defer p.bufs.Put(bp)
+		err := writeBody(bw, x.body, r.ContentLength, *bp)
+		if err == nil {
+			err = bw.Flush()
+		}
+		p.pool.release(bw)
+		done <- err
+	}()
+	return nil
 }
 
 // closedEarly reports whether err, reading a response head, is the
@@ -226,19 +264,7 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 	// can be abandoned without spoiling the connection for a next request.
 	bodyErr, early := error(nil), false
 	if x.bodyDone != nil {
-		select {
-		case bodyErr = <-x.bodyDone:
-			x.bodyDone = nil
-		default:
-			t := time.NewTimer(bodyGrace)
-			select {
-			case bodyErr = <-x.bodyDone:
-				x.bodyDone = nil
-			case <-t.C:
-				early = true
-			}
-			t.Stop()
-		}
+		early, bodyErr = x.bodyWritten()
 	}
 	h := responseHead(x.rw.ResponseWriter, resp.Header)
 	h["X-Request-Id"] = x.idValue()
@@ -247,9 +273,7 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 		h.Set("Connection", "close")
 	}
 	if len(resp.Trailer) > 0 {
-		for k := range resp.Trailer {
-			h.Add("Trailer", k)
-		}
+		announceTrailers(h, resp.Trailer)
 	}
 	x.rw.WriteHeader(resp.StatusCode)
 	// Large or unknown-length bodies move in big reads and writes (each a
@@ -261,8 +285,8 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 	bp := pool.Get().(*[]byte)
 	_, err := copyBody(&x.rw, resp.Body, *bp, resp.ContentLength == -1 || eventStream(resp.Header))
 	pool.Put(bp)
-	for k, vv := range resp.Trailer {
-		h[k] = vv
+	if len(resp.Trailer) > 0 {
+		passTrailers(h, resp.Trailer)
 	}
 	clean := err == nil && !resp.Close && bodyErr == nil && !early
 	if early {
@@ -282,6 +306,49 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 	if err != nil {
 		x.err = err
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// bodyWritten waits a moment (bodyGrace) for the request body's writer
+// and returns its error; early: it is still busy, the backend answers
+// before taking the whole body (see stream). A call of its own (see
+// Proxy.reverse).
+//
+//go:noinline
+func (x *exchange) bodyWritten() (early bool, err error) {
+	select {
+	case err = <-x.bodyDone:
+		x.bodyDone = nil
+		return false, err
+	default:
+	}
+	t := time.NewTimer(bodyGrace)
+	defer t.Stop()
+	select {
+	case err = <-x.bodyDone:
+		x.bodyDone = nil
+		return false, err
+	case <-t.C:
+		return true, nil
+	}
+}
+
+// passTrailers passes the trailer fields that came on (set in the header
+// map after the body: h1 sends them as trailers).
+//
+//go:noinline
+func passTrailers(h, trailer http.Header) {
+	for k, vv := range trailer {
+		h[k] = vv
+	}
+}
+
+// announceTrailers names the answer's trailer fields in its head.
+//
+//go:noinline
+func announceTrailers(h, trailer http.Header) {
+	for k := range trailer {
+		h.Add("Trailer", k)
 	}
 }
 

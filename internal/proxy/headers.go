@@ -97,27 +97,37 @@ func stripPath(prefix string, u *url.URL) (path, raw string) {
 	return path, rest
 }
 
-// field is one header the router adds to a backend request.
-type field struct{ key, value string }
+// forwarded is how many headers every backend request carries, replacing
+// any the client sent (forwardHeader).
+const forwarded = 6
 
-// forwardHeaders are the headers every backend request carries, replacing
-// any the client sent: who the client is and what it asked for. An empty
-// value means the header is not sent.
-func (x *exchange) forwardHeaders(in *http.Request) [6]field {
-	xff := x.clientIP
-	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + xff
+// forwardHeader returns the i-th (0 ≤ i < forwarded) of the headers every
+// backend request carries: who the client is and what it asked for. An
+// empty value means the header is not sent. One at a time, they take no
+// room on the stack (the request's goroutine's stack is cold memory on a
+// router with many connections: package h1's workers).
+func (x *exchange) forwardHeader(in *http.Request, i int) (key, value string) {
+	switch i {
+	case 0:
+		xff := x.clientIP
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + xff
+		}
+		return "X-Forwarded-For", xff
+	case 1:
+		return "X-Forwarded-Host", in.Host
+	case 2:
+		if in.TLS != nil {
+			return "X-Forwarded-Proto", "https"
+		}
+		return "X-Forwarded-Proto", "http"
+	case 3:
+		return "X-Real-Ip", x.clientIP
+	case 4:
+		return "X-Request-Id", x.id
 	}
-	proto := "http"
-	if in.TLS != nil {
-		proto = "https"
-	}
-	prefix := ""
 	if x.route.Path != "" && x.svc.StripPrefix {
-		prefix = x.route.Path
+		return "X-Forwarded-Prefix", x.route.Path
 	}
-	return [6]field{
-		{"X-Forwarded-For", xff}, {"X-Forwarded-Host", in.Host}, {"X-Forwarded-Proto", proto},
-		{"X-Real-Ip", x.clientIP}, {"X-Request-Id", x.id}, {"X-Forwarded-Prefix", prefix},
-	}
+	return "X-Forwarded-Prefix", ""
 }

@@ -129,13 +129,33 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// context registration per request.
 		if g, ok := w.(cutOnGone); ok {
 			g.CutOnGone(x) // until ServeHTTP returns
+			p.forward(x, r)
 		} else {
-			stop := context.AfterFunc(r.Context(), x.Cut)
-			defer stop()
+			p.forwardCut(x, r)
 		}
-		p.forward(x, r)
 		return
 	}
+	p.reverse(x, r)
+}
+
+// forwardCut serves r on the fast path, cut off when the request's
+// context ends (a ResponseWriter that is not cutOnGone). See reverse for
+// why it is a call of its own.
+//
+//go:noinline
+func (p *Proxy) forwardCut(x *exchange, r *http.Request) {
+	stop := context.AfterFunc(r.Context(), x.Cut)
+	defer stop()
+	p.forward(x, r)
+}
+
+// reverse serves r through the ReverseProxy path (upgrades, h2c). A call
+// of its own, so that its temporaries take no room in ServeHTTP's frame:
+// the request's goroutine's stack is cold memory on a router with many
+// connections, and the fast path's calls go deeper from there.
+//
+//go:noinline
+func (p *Proxy) reverse(x *exchange, r *http.Request) {
 	// The forwarded request's context is the client's, and Cut cancels it.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -169,11 +189,11 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if x.route.Path != "" && x.svc.StripPrefix {
 		out.URL.Path, out.URL.RawPath = stripPath(x.route.Path, in.URL)
 	}
-	for _, f := range x.forwardHeaders(in) {
-		if f.value == "" {
-			out.Header.Del(f.key)
+	for i := range forwarded {
+		if k, v := x.forwardHeader(in, i); v == "" {
+			out.Header.Del(k)
 		} else {
-			out.Header.Set(f.key, f.value)
+			out.Header.Set(k, v)
 		}
 	}
 	out.Host = in.Host
@@ -216,9 +236,16 @@ func (p *Proxy) finish(x *exchange, r *http.Request, aborted bool) {
 	if p.obs != nil {
 		p.obs.ObserveRequest(service, status, x.upstreamDur)
 	}
-	if p.alog == nil {
-		return
+	if p.alog != nil {
+		p.logAccess(x, r, status, service)
 	}
+}
+
+// logAccess writes the request's access log record. A call of its own, so
+// that the record takes no room in finish's frame (see reverse).
+//
+//go:noinline
+func (p *Proxy) logAccess(x *exchange, r *http.Request, status int, service string) {
 	rec := accesslog.Record{
 		Time: x.start, Client: x.clientIP, Host: r.Host, Method: r.Method, Path: r.URL.Path,
 		Status: status, Bytes: x.rw.bytes, Service: service, UpstreamTime: x.upstreamDur,

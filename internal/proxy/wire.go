@@ -87,7 +87,10 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, r.Host...)
 	b = append(b, "\r\n"...)
-	tokens := connectionTokens(r.Header)
+	var tokens []string
+	if r.Header["Connection"] != nil {
+		tokens = connectionTokens(r.Header)
+	}
 	for k, vv := range r.Header {
 		if hop(k) || replaced(k) || listed(k, tokens) {
 			continue
@@ -96,12 +99,12 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 			b = appendField(b, k, v)
 		}
 	}
-	if te := r.Header["Te"]; len(te) > 0 && strings.Contains(strings.ToLower(strings.Join(te, ",")), "trailers") {
+	if r.Header["Te"] != nil && wantsTrailers(r.Header) {
 		b = appendField(b, "Te", "trailers")
 	}
-	for _, f := range x.forwardHeaders(r) {
-		if f.value != "" {
-			b = appendField(b, f.key, f.value)
+	for i := range forwarded {
+		if k, v := x.forwardHeader(r, i); v != "" {
+			b = appendField(b, k, v)
 		}
 	}
 	switch {
@@ -113,6 +116,14 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 		b = appendField(b, "Transfer-Encoding", "chunked")
 	}
 	return append(b, "\r\n"...)
+}
+
+// wantsTrailers reports whether the client's TE field asks for trailers.
+// Rare work kept out of appendHead's stack frame (see forwardHeader).
+//
+//go:noinline
+func wantsTrailers(h http.Header) bool {
+	return strings.Contains(strings.ToLower(strings.Join(h["Te"], ",")), "trailers")
 }
 
 func appendField(b []byte, k, v string) []byte {
@@ -147,7 +158,10 @@ func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error
 // added, less hop-by-hop ones. src is the connection's map, refilled by
 // its next response: its values are handed on, never the map.
 func responseHead(w http.ResponseWriter, src http.Header) http.Header {
-	tokens := connectionTokens(src)
+	var tokens []string
+	if src["Connection"] != nil {
+		tokens = connectionTokens(src)
+	}
 	h := w.Header()
 	for k, vv := range src {
 		if !hop(k) && !listed(k, tokens) {
