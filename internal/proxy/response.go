@@ -64,15 +64,15 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	line, fields := head.FirstLine(s)
 	proto, status, ok := strings.Cut(line, " ")
 	if !ok {
-		return fmt.Errorf("malformed HTTP response %s", head.Quote(line))
+		return malformed("HTTP response", line)
 	}
 	major, minor, ok := http.ParseHTTPVersion(proto)
 	if !ok {
-		return fmt.Errorf("malformed HTTP version %s", head.Quote(proto))
+		return malformed("HTTP version", proto)
 	}
 	code, _, _ := strings.Cut(strings.TrimLeft(status, " "), " ")
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !digit(code[1]) || !digit(code[2]) {
-		return fmt.Errorf("malformed HTTP status code %s", head.Quote(code))
+		return malformed("HTTP status code", code)
 	}
 	h := r.Header // lent (pool.lendHeader), or an interim answer's: reused
 	if h == nil || len(h) > keptFields {
@@ -80,16 +80,23 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	} else {
 		clear(h)
 	}
-	*r = backendResponse{
-		StatusCode:    int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0'),
-		Header:        h,
-		ContentLength: -1,
-		Body:          http.NoBody,
-	}
+	*r = backendResponse{} // in place: a literal with fields would be built on the stack first
+	r.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	r.Header, r.ContentLength, r.Body = h, -1, http.NoBody
 	if err := head.ParseFields(fields, r.Header); err != nil {
 		return err
 	}
 	return r.frame(br, method, major, minor)
+}
+
+// malformed is the error for a response head's part (what) that is not
+// as it must be. A call of its own, kept out of readResponse's stack frame
+// (the request's goroutine's stack is cold memory on a router with many
+// connections).
+//
+//go:noinline
+func malformed(what, got string) error {
+	return fmt.Errorf("malformed %s %s", what, head.Quote(got))
 }
 
 // frame works out the body's length and reader from the head, as
