@@ -65,7 +65,7 @@ func allCases() []benchCase {
 }
 
 // controlCases are the cases that measure webrouter alone.
-var controlCases = []string{"scale", "micro", "instr"}
+var controlCases = []string{"scale", "micro", "instr", "misses"}
 
 // selectCases splits a comma-separated list into throughput cases and
 // control-plane cases, rejecting unknown names.

@@ -55,7 +55,7 @@ type options struct {
 
 func main() {
 	var o options
-	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,slow,scale,micro,instr", "cases to run")
+	cases := flag.String("cases", "small,many-conns,large,new-conn,post,many-routes,slow,scale,micro,instr,misses", "cases to run")
 	proxies := flag.String("proxies", strings.Join(proxyNames, ","), "proxies to compare (direct = no proxy)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; the table shows medians")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured wrk run per case, proxy and round (whole seconds)")
@@ -81,7 +81,7 @@ func main() {
 	if *smoke {
 		smokeDefaults(&o, set)
 		if !set["cases"] {
-			*cases = "small,many-conns,large,new-conn,post,many-routes,slow,scale,instr"
+			*cases = "small,many-conns,large,new-conn,post,many-routes,slow,scale,instr,misses"
 		}
 		if !set["scale"] {
 			*sizes = "100,1000"
@@ -244,7 +244,9 @@ func run(ctx context.Context, o options) (*report, error) {
 		case "micro":
 			rep.micro, err = micro(ctx, h.root, o.benchtime)
 		case "instr":
-			rep.instr, err = h.instr(ctx, sets["basic"])
+			rep.instr, err = h.instr(ctx, sets["basic"], false)
+		case "misses":
+			rep.misses, err = h.instr(ctx, sets["basic"], true)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", name, err)

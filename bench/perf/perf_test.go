@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	cases, control, err := selectCases("small,many-conns,large,new-conn,post,many-routes,slow,scale,instr")
+	cases, control, err := selectCases("small,many-conns,large,new-conn,post,many-routes,slow,scale,instr,misses")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +96,14 @@ func TestSmoke(t *testing.T) {
 	if n, err := callgrindTotal(filepath.Join(o.profile, "instr-webrouter.callgrind")); err != nil || n != rep.instr[0].instr {
 		t.Errorf("instr: kept callgrind dump (-profile): total %d, %v; want %d", n, err, rep.instr[0].instr)
 	}
+	if len(rep.misses) != 1 || rep.misses[0].requests == 0 || rep.misses[0].perRequest() < 1000 || rep.misses[0].missesPerRequest() < 1 {
+		t.Errorf("misses: %+v, want webrouter's instructions and cache misses over some requests", rep.misses)
+	}
+	if tt, err := callgrindTotals(filepath.Join(o.profile, "instr-misses-webrouter.callgrind")); err != nil || len(rep.misses) == 1 && tt["DLmr"]+tt["DLmw"] != rep.misses[0].misses {
+		t.Errorf("misses: kept callgrind dump (-profile): totals %v, %v; want DLmr+DLmw %+v", tt, err, rep.misses)
+	}
 	md := rep.markdown()
-	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "load busy", "## Control plane", "## Instructions per request"} {
+	for _, want := range []string{"## small", "## many-routes", "wr/peer req/s", "load busy", "## Control plane", "## Instructions per request", "## Cache misses per request"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}

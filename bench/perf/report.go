@@ -88,6 +88,7 @@ type report struct {
 	scale   *scaleResult
 	micro   string
 	instr   []instrRow
+	misses  []instrRow
 }
 
 func newReport(o options, h *harness) *report {
@@ -217,6 +218,9 @@ func (r *report) markdown() string {
 	}
 	if len(r.instr) > 0 {
 		instrMarkdown(&b, r.instr, r.opts.duration)
+	}
+	if len(r.misses) > 0 {
+		missesMarkdown(&b, r.misses, r.opts.duration)
 	}
 	return b.String()
 }

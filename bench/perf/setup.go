@@ -55,7 +55,7 @@ func checkTools(o options) error {
 			need = append(need, b)
 		}
 	}
-	if contains(o.control, "instr") {
+	if contains(o.control, "instr") || contains(o.control, "misses") {
 		need = append(need, "valgrind", "callgrind_control")
 	}
 	var missing []string
