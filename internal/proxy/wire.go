@@ -33,10 +33,22 @@ func replaced(k string) bool {
 }
 
 // connectionTokens returns the header names listed in Connection, in
-// canonical form; they are hop-by-hop too.
+// canonical form; they are hop-by-hop too. Without a Connection field (the
+// common case) it is a map lookup, inlined into its caller: the parsing,
+// a call of its own, then takes no room on the request's stack.
 func connectionTokens(h http.Header) []string {
+	if vs := h["Connection"]; vs != nil {
+		return listedTokens(vs)
+	}
+	return nil
+}
+
+// listedTokens is connectionTokens' parsing of the Connection values vs.
+//
+//go:noinline
+func listedTokens(vs []string) []string {
 	var out []string
-	for _, v := range h["Connection"] {
+	for _, v := range vs {
 		for _, tok := range strings.Split(v, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "close") && !strings.EqualFold(tok, "keep-alive") {
 				out = append(out, http.CanonicalHeaderKey(tok))
@@ -87,10 +99,7 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, r.Host...)
 	b = append(b, "\r\n"...)
-	var tokens []string
-	if r.Header["Connection"] != nil {
-		tokens = connectionTokens(r.Header)
-	}
+	tokens := connectionTokens(r.Header)
 	for k, vv := range r.Header {
 		if hop(k) || replaced(k) || listed(k, tokens) {
 			continue
@@ -155,13 +164,11 @@ func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error
 }
 
 // responseHead returns w's header map with the backend's response headers
-// added, less hop-by-hop ones. src is the connection's map, refilled by
-// its next response: its values are handed on, never the map.
+// added, less hop-by-hop ones. src is the map lent for this answer
+// (pool.lendHeader), emptied when it goes back: its values are handed on,
+// never the map.
 func responseHead(w http.ResponseWriter, src http.Header) http.Header {
-	var tokens []string
-	if src["Connection"] != nil {
-		tokens = connectionTokens(src)
-	}
+	tokens := connectionTokens(src)
 	h := w.Header()
 	for k, vv := range src {
 		if !hop(k) && !listed(k, tokens) {
