@@ -20,8 +20,10 @@ type peerConfig struct {
 // upstream), a server_names hash sized for the host count, request bodies
 // and responses buffered in memory (proxy_buffers hold a 256 KiB response:
 // with the default 8 × 4k nginx spills it to a temporary file and spends
-// three times the CPU), access log off. Headers to the backend match what
-// webrouter sends (Host, X-Forwarded-For, X-Real-IP, X-Forwarded-Proto).
+// three times the CPU), access log off, a deferred accept (TCP_DEFER_ACCEPT,
+// as webrouter's HTTP entry point; its listen options go on the one
+// default_server). Headers to the backend match what webrouter sends
+// (Host, X-Forwarded-For, X-Real-IP, X-Forwarded-Proto).
 func nginxConfig(c peerConfig) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `worker_processes %d;
@@ -45,7 +47,7 @@ http {
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
   proxy_set_header X-Real-IP $remote_addr;
   proxy_set_header X-Forwarded-Proto $scheme;
-  server { listen 127.0.0.1:%[3]d default_server; return 404; }
+  server { listen 127.0.0.1:%[3]d default_server deferred; return 404; }
 `, c.workers, c.dir, c.port)
 	for _, s := range c.routes.services {
 		fmt.Fprintf(&b, "  upstream %s {\n", s.name)
@@ -72,7 +74,10 @@ func keepalive(rs routeSet) int {
 
 // haproxyConfig follows HAProxy's advice: nbthread = cores, HTTP mode with
 // keep-alive both ways and connection reuse to servers (the default
-// http-reuse safe), Host routing through a map file, no log.
+// http-reuse safe), Host routing through a map file, no log, defer-accept
+// on the bind (TCP_DEFER_ACCEPT, which HAProxy's manual suggests for
+// protocols whose client speaks first, as webrouter's HTTP entry point
+// uses).
 func haproxyConfig(c peerConfig) (cfg, hostMap string) {
 	var b, m strings.Builder
 	fmt.Fprintf(&b, `global
@@ -86,7 +91,7 @@ defaults
   timeout server 60s
   timeout http-keep-alive 60s
 frontend fe
-  bind 127.0.0.1:%d
+  bind 127.0.0.1:%d defer-accept
   use_backend %%[req.hdr(host),lower,word(1,:),map(%s/hosts.map,none)]
 backend none
   http-request return status 404

@@ -6,6 +6,7 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestListenerGivesKeepAlive checks that connections accepted on
@@ -13,7 +14,7 @@ import (
 // calls), with the same settings as those accepted on the socket inherited
 // by a new process on upgrade, which the net package sets itself.
 func TestListenerGivesKeepAlive(t *testing.T) {
-	ln, err := listenTCP("127.0.0.1:0")
+	ln, err := listenTCP("127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,4 +82,138 @@ func acceptedOpts(t *testing.T, ln net.Listener) keepAliveOpts {
 		t.Fatal(gerr)
 	}
 	return o
+}
+
+// TestListenerDefersAccept checks TCP_DEFER_ACCEPT on the sockets of
+// protocols whose client speaks first: a connection that has sent nothing
+// is not accepted at once, one that has is, with its bytes ready to read;
+// a silent one is still accepted after about deferAccept seconds, and the
+// option stays with a socket handed over on upgrade. A TCP service port's
+// socket accepts a silent connection at once.
+func TestListenerDefersAccept(t *testing.T) {
+	ln, err := listenTCP("127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tl := ln.(*net.TCPListener)
+
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	tl.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if c, err := ln.Accept(); err == nil {
+		c.Close()
+		t.Fatal("a connection that sent nothing was accepted at once")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatal(err)
+	}
+
+	talking, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer talking.Close()
+	if _, err := talking.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	tl.SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RemoteAddr().String() != talking.LocalAddr().String() {
+		// The silent one came first: its second is up, which a slow
+		// machine may reach; then the talking one is next.
+		c.Close()
+		if c, err = ln.Accept(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pending(t, c); n == 0 {
+		t.Error("accepted connection had nothing to read yet")
+	}
+	c.Close()
+
+	// The silent connection is not lost: accepted once deferAccept is up.
+	start := time.Now()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("silent connection not accepted after %v: %v", time.Since(start), err)
+		}
+		remote := c.RemoteAddr().String()
+		c.Close()
+		if remote == silent.LocalAddr().String() {
+			break
+		}
+	}
+
+	f, err := tl.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inherited, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inherited.Close()
+	if v := sockopt(t, inherited.(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT); v == 0 {
+		t.Error("the socket handed over on upgrade lost TCP_DEFER_ACCEPT")
+	}
+
+	port, err := listenTCP("127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	quiet, err := net.Dial("tcp", port.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	port.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	if c, err := port.Accept(); err != nil {
+		t.Errorf("TCP service port: silent connection not accepted: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+// pending returns how many bytes c has ready to read, without reading.
+func pending(t *testing.T, c net.Conn) int {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var perr error
+	raw.Control(func(fd uintptr) {
+		var b [64]byte
+		n, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	})
+	if perr != nil && perr != syscall.EAGAIN {
+		t.Fatal(perr)
+	}
+	return max(n, 0)
+}
+
+// sockopt reads an integer option of ln's socket.
+func sockopt(t *testing.T, ln *net.TCPListener, level, opt int) int {
+	t.Helper()
+	raw, err := ln.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), level, opt) })
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return v
 }

@@ -202,16 +202,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // listen returns the listening socket of one role, inherited from the
 // process this one replaces or newly opened. Sockets are handed over by
-// role, not by address: two roles may both ask for "127.0.0.1:0".
+// role, not by address: two roles may both ask for "127.0.0.1:0". The
+// entry points' and the admin API's clients speak first (HTTP, TLS); a TCP
+// service port's ("tcp:<port>") may not (see listenTCP).
 func listen(upg *tableflip.Upgrader, role, addr string) (net.Listener, error) {
 	ln, err := upg.Fds.ListenWithCallback("tcp", role+"="+addr, func(string, string) (net.Listener, error) {
-		return listenTCP(addr)
+		return listenTCP(addr, clientFirst(role))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", role, addr, err)
 	}
 	return ln, nil
 }
+
+// clientFirst reports whether the protocol on role's socket has the client
+// speak first.
+func clientFirst(role string) bool { return role == "http" || role == "https" || role == "admin" }
 
 // drain retires the entry points, the forwarded connections and the admin
 // listener by the grace deadline.
