@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -22,7 +23,10 @@ type peerConfig struct {
 // with the default 8 × 4k nginx spills it to a temporary file and spends
 // three times the CPU), access log off, a deferred accept (TCP_DEFER_ACCEPT,
 // as webrouter's HTTP entry point; its listen options go on the one
-// default_server). Headers to the backend match what webrouter sends
+// default_server) with the listen backlog Go's listeners get (somaxconn;
+// nginx's own default, 511, overflows when 1 000 connections send their
+// first request at once, and a deferred accept queues them only then).
+// Headers to the backend match what webrouter sends
 // (Host, X-Forwarded-For, X-Real-IP, X-Forwarded-Proto).
 func nginxConfig(c peerConfig) string {
 	var b strings.Builder
@@ -47,8 +51,8 @@ http {
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
   proxy_set_header X-Real-IP $remote_addr;
   proxy_set_header X-Forwarded-Proto $scheme;
-  server { listen 127.0.0.1:%[3]d default_server deferred; return 404; }
-`, c.workers, c.dir, c.port)
+  server { listen 127.0.0.1:%[3]d default_server deferred backlog=%[4]d; return 404; }
+`, c.workers, c.dir, c.port, somaxconn())
 	for _, s := range c.routes.services {
 		fmt.Fprintf(&b, "  upstream %s {\n", s.name)
 		for _, p := range s.ports {
@@ -133,4 +137,19 @@ func writeFiles(dir string, files map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// somaxconn is the listen backlog Go's net package gives its listeners
+// (and so webrouter's): the kernel's limit, /proc/sys/net/core/somaxconn;
+// 4096 (the kernel's default since 5.4) when it cannot be read.
+func somaxconn() int {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err != nil {
+		return 4096
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return 4096
+	}
+	return n
 }
