@@ -4,7 +4,8 @@
 // On loopback, every proxy routes to the same backend process
 // (bench/backend, keep-alive) with the same routes, and wrk drives it.
 // Proxies are interleaved per round (webrouter, nginx, haproxy, caddy,
-// direct, then again), each started fresh for each run with its own
+// direct, then again, each round starting one proxy further on: see
+// roundOrder), each started fresh for each run with its own
 // configuration in a temporary directory; the table shows medians over
 // rounds and webrouter/peer ratios. CPU time comes from /proc for the
 // proxy's whole process tree, peak RSS from VmHWM.
@@ -24,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,6 +189,19 @@ func runAndWrite(ctx context.Context, o options, out string) error {
 // run measures every selected case and returns the report. It stops at
 // the first harness error; a proxy that fails a run is recorded in the
 // report (and makes run return an error) while the other runs go on.
+// roundOrder is the order of the proxies in round r (from 1): the list
+// rotated by r-1, so that no proxy always runs first (or right after the
+// same one). A many-conns A/B whose two builds ran in a fixed order had the
+// first one lose by 19 % one way round and by 4 % the other
+// (results/2026-12-07-defer-accept-ab.md).
+func roundOrder(proxies []string, r int) []string {
+	if len(proxies) == 0 {
+		return nil
+	}
+	k := (r - 1) % len(proxies)
+	return append(slices.Clone(proxies[k:]), proxies[:k]...)
+}
+
 func run(ctx context.Context, o options) (*report, error) {
 	h, err := newHarness(ctx, o)
 	if err != nil {
@@ -222,7 +237,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			if err != nil {
 				return rep, err
 			}
-			for _, p := range o.proxies {
+			for _, p := range roundOrder(o.proxies, round) {
 				s := h.measureQuietly(ctx, p, c, rs, script)
 				rep.add(c.name, p, s)
 				fmt.Fprintf(o.log, "perf: round %d/%d %-11s %-9s %s  (attempts %d, waited %s)\n", round, o.rounds,

@@ -258,3 +258,23 @@ func TestIdleTicks(t *testing.T) {
 		t.Errorf("without iowait: %d, want 90", got)
 	}
 }
+
+// TestRoundOrder checks that each round starts one proxy further on, so
+// that over as many rounds as proxies each runs once in every place.
+func TestRoundOrder(t *testing.T) {
+	ps := []string{"webrouter", "nginx", "haproxy"}
+	want := [][]string{
+		{"webrouter", "nginx", "haproxy"},
+		{"nginx", "haproxy", "webrouter"},
+		{"haproxy", "webrouter", "nginx"},
+		{"webrouter", "nginx", "haproxy"},
+	}
+	for r, w := range want {
+		if got := roundOrder(ps, r+1); !slices.Equal(got, w) {
+			t.Errorf("round %d: %v, want %v", r+1, got, w)
+		}
+	}
+	if ps[0] != "webrouter" {
+		t.Errorf("roundOrder changed its argument: %v", ps)
+	}
+}

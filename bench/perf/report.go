@@ -180,7 +180,7 @@ func (r *report) markdown() string {
 	}
 	if len(r.opts.cases) > 0 {
 		fmt.Fprintf(&b, "- placement: %s\n", r.pinning)
-		fmt.Fprintf(&b, "- method: %d round(s), proxies interleaved in each (%s); per run a fresh proxy, %s unmeasured warm-up, "+
+		fmt.Fprintf(&b, "- method: %d round(s), proxies interleaved in each (%s, each round starting one further on); per run a fresh proxy, %s unmeasured warm-up, "+
 			"%s measured `wrk -t1 --timeout 10s`; medians over rounds. CPU = user+system of the proxy's process tree "+
 			"(`/proc/<pid>/stat`) during the measured run, in brackets the user-space share (the rest is the kernel's: system calls, "+
 			"and the loopback TCP work done in them); peak RSS = VmHWM summed over the tree. Errors = wrk socket "+
