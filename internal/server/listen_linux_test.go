@@ -24,19 +24,7 @@ func TestListenerGivesKeepAlive(t *testing.T) {
 		t.Errorf("accepted on the new listener: keep-alive %+v, want %+v", got, want)
 	}
 
-	// The upgrade's path: tableflip hands the socket over as a file and
-	// the new process makes it a listener with net.FileListener.
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inherited, err := net.FileListener(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inherited.Close()
-	if got := acceptedOpts(t, inherited); got != want {
+	if got := acceptedOpts(t, handedOver(t, ln)); got != want {
 		t.Errorf("accepted on the inherited listener: keep-alive %+v, want %+v", got, want)
 	}
 }
@@ -57,31 +45,31 @@ func acceptedOpts(t *testing.T, ln net.Listener) keepAliveOpts {
 		t.Fatal(err)
 	}
 	defer ac.Close()
-	raw, err := ac.(*net.TCPConn).SyscallConn()
+	tc := ac.(*net.TCPConn)
+	return keepAliveOpts{
+		sockopt(t, tc, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE),
+		sockopt(t, tc, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE),
+		sockopt(t, tc, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL),
+		sockopt(t, tc, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT),
+	}
+}
+
+// handedOver returns ln's socket as a new process gets it on upgrade:
+// tableflip hands it over as a file, made a listener by net.FileListener.
+// It is closed when the test ends.
+func handedOver(t *testing.T, ln net.Listener) net.Listener {
+	t.Helper()
+	f, err := ln.(*net.TCPListener).File()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var o keepAliveOpts
-	var gerr error
-	raw.Control(func(fd uintptr) {
-		get := func(level, opt int) int {
-			v, err := syscall.GetsockoptInt(int(fd), level, opt)
-			if err != nil && gerr == nil {
-				gerr = err
-			}
-			return v
-		}
-		o = keepAliveOpts{
-			get(syscall.SOL_SOCKET, syscall.SO_KEEPALIVE),
-			get(syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE),
-			get(syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL),
-			get(syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT),
-		}
-	})
-	if gerr != nil {
-		t.Fatal(gerr)
+	inherited, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return o
+	t.Cleanup(func() { inherited.Close() })
+	return inherited
 }
 
 // TestListenerDefersAccept checks TCP_DEFER_ACCEPT on the sockets of
@@ -150,17 +138,7 @@ func TestListenerDefersAccept(t *testing.T) {
 		c.Close()
 	}
 
-	f, err := tl.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inherited, err := net.FileListener(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inherited.Close()
-	if v := sockopt(t, inherited.(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT); v == 0 {
+	if v := sockopt(t, handedOver(t, ln).(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT); v == 0 {
 		t.Error("the socket handed over on upgrade lost TCP_DEFER_ACCEPT")
 	}
 
@@ -201,10 +179,10 @@ func pending(t *testing.T, c net.Conn) int {
 	return max(n, 0)
 }
 
-// sockopt reads an integer option of ln's socket.
-func sockopt(t *testing.T, ln *net.TCPListener, level, opt int) int {
+// sockopt reads an integer option of a socket.
+func sockopt(t *testing.T, sc syscall.Conn, level, opt int) int {
 	t.Helper()
-	raw, err := ln.SyscallConn()
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
