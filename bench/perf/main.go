@@ -186,12 +186,8 @@ func runAndWrite(ctx context.Context, o options, out string) error {
 	return err
 }
 
-// run measures every selected case and returns the report. It stops at
-// the first harness error; a proxy that fails a run is recorded in the
-// report (and makes run return an error) while the other runs go on.
 // roundOrder is the order of the proxies in round r (from 1): the list
-// rotated by r-1, so that no proxy always runs first (or right after the
-// same one). A many-conns A/B whose two builds ran in a fixed order had the
+// rotated by r-1, so that no proxy always runs first. A many-conns A/B whose two builds ran in a fixed order had the
 // first one lose by 19 % one way round and by 4 % the other
 // (results/2026-12-07-defer-accept-ab.md).
 func roundOrder(proxies []string, r int) []string {
@@ -202,6 +198,9 @@ func roundOrder(proxies []string, r int) []string {
 	return append(slices.Clone(proxies[k:]), proxies[:k]...)
 }
 
+// run measures every selected case and returns the report. It stops at
+// the first harness error; a proxy that fails a run is recorded in the
+// report (and makes run return an error) while the other runs go on.
 func run(ctx context.Context, o options) (*report, error) {
 	h, err := newHarness(ctx, o)
 	if err != nil {

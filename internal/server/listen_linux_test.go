@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cloudflare/tableflip"
 )
 
 // TestListenerGivesKeepAlive checks that connections accepted on
@@ -14,7 +16,7 @@ import (
 // calls), with the same settings as those accepted on the socket inherited
 // by a new process on upgrade, which the net package sets itself.
 func TestListenerGivesKeepAlive(t *testing.T) {
-	ln, err := listenTCP("127.0.0.1:0", false)
+	ln, err := listenTCP("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,18 +74,22 @@ func handedOver(t *testing.T, ln net.Listener) net.Listener {
 	return inherited
 }
 
-// TestListenerDefersAccept checks TCP_DEFER_ACCEPT on the sockets of
-// protocols whose client speaks first: a connection that has sent nothing
-// is not accepted at once, one that has is, with its bytes ready to read;
-// a silent one is still accepted after about deferAccept seconds, and the
-// option stays with a socket handed over on upgrade. A TCP service port's
-// socket accepts a silent connection at once.
+// TestListenerDefersAccept checks TCP_DEFER_ACCEPT (setDeferAccept), set
+// on the sockets of protocols whose client speaks first: a connection that
+// has sent nothing is not accepted at once, one that has is, with its bytes
+// ready to read; a silent one is still accepted after about deferAccept
+// seconds. The option stays with a socket handed over on upgrade, and is
+// set on one handed over without it. A socket without it (a TCP service
+// port's) accepts a silent connection at once.
 func TestListenerDefersAccept(t *testing.T) {
-	ln, err := listenTCP("127.0.0.1:0", true)
+	ln, err := listenTCP("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	if err := setDeferAccept(ln); err != nil {
+		t.Fatal(err)
+	}
 	tl := ln.(*net.TCPListener)
 
 	silent, err := net.Dial("tcp", ln.Addr().String())
@@ -142,8 +148,25 @@ func TestListenerDefersAccept(t *testing.T) {
 		t.Error("the socket handed over on upgrade lost TCP_DEFER_ACCEPT")
 	}
 
-	port, err := listenTCP("127.0.0.1:0", false)
+	port, err := listenTCP("127.0.0.1:0")
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	// From a release that did not set it: set on the socket handed over.
+	old := handedOver(t, port)
+	if v := sockopt(t, old.(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT); v != 0 {
+		t.Fatalf("a socket without setDeferAccept has TCP_DEFER_ACCEPT %d", v)
+	}
+	if err := setDeferAccept(old); err != nil {
+		t.Fatal(err)
+	}
+	if v := sockopt(t, old.(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT); v == 0 {
+		t.Error("setDeferAccept on a socket handed over without the option did not set it")
+	}
+	// old is the same socket as port: from here on, port defers too.
+	port.Close()
+	if port, err = listenTCP("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	defer port.Close()
@@ -193,4 +216,26 @@ func sockopt(t *testing.T, sc syscall.Conn, level, opt int) int {
 		t.Fatal(gerr)
 	}
 	return v
+}
+
+// TestListenDefersByRole checks that listen sets TCP_DEFER_ACCEPT on the
+// sockets whose clients speak first — the entry points' and the admin
+// API's — and not on a TCP service port's.
+func TestListenDefersByRole(t *testing.T) {
+	upg, err := tableflip.New(tableflip.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer upg.Stop()
+	for role, want := range map[string]bool{"http": true, "https": true, "admin": true, "tcp:9000": false} {
+		ln, err := listen(upg, role, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sockopt(t, ln.(*net.TCPListener), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT) != 0
+		ln.Close()
+		if got != want {
+			t.Errorf("role %s: TCP_DEFER_ACCEPT %v, want %v", role, got, want)
+		}
+	}
 }

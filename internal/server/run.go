@@ -203,12 +203,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // listen returns the listening socket of one role, inherited from the
 // process this one replaces or newly opened. Sockets are handed over by
 // role, not by address: two roles may both ask for "127.0.0.1:0". The
-// entry points' and the admin API's clients speak first (HTTP, TLS); a TCP
-// service port's ("tcp:<port>") may not (see listenTCP).
+// entry points' and the admin API's clients speak first (HTTP, TLS): their
+// sockets accept a connection once its request has come (setDeferAccept).
+// A TCP service port's ("tcp:<port>") protocol may have the server speak
+// first.
 func listen(upg *tableflip.Upgrader, role, addr string) (net.Listener, error) {
 	ln, err := upg.Fds.ListenWithCallback("tcp", role+"="+addr, func(string, string) (net.Listener, error) {
-		return listenTCP(addr, clientFirst(role))
+		return listenTCP(addr)
 	})
+	if err == nil && clientFirst(role) {
+		if err = setDeferAccept(ln); err != nil {
+			ln.Close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", role, addr, err)
 	}

@@ -141,7 +141,7 @@ func (l upgListener) Listen(port int) (net.Listener, error) {
 		return ln, nil
 	}
 	ln.Close()
-	fresh, err := listenTCP(addr, clientFirst(role))
+	fresh, err := listenTCP(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", role, addr, err)
 	}
