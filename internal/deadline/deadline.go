@@ -63,6 +63,10 @@ func (r *Read) Clear() {
 	}
 }
 
+// At reports the deadline set, in unix nanoseconds: 0 for none, -1 when
+// unknown (Forget).
+func (r *Read) At() int64 { return r.at.Load() }
+
 // Forget records that the deadline was changed behind r's back: the next
 // Renew sets it.
 func (r *Read) Forget() { r.at.Store(-1) }

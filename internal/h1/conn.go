@@ -108,9 +108,10 @@ type conn struct {
 	slot     *slot // lent with the buffers (lend, giveBack)
 
 	// An answer's end left buffered by finish, for flushAwait.
-	held bool
-	aw   *await.Conn // made at the first flushAwait
-	idle func()      // flushAwait's turn to StateIdle, made once
+	held    bool
+	awaited bool        // flushAwait set the idle deadline and waited: readRequest keeps it
+	aw      *await.Conn // made at the first flushAwait
+	idle    func()      // flushAwait's turn to StateIdle, made once
 
 	// The look for what came while an answer was made (see recheck).
 	waitFrom atomic.Uint64 // 1 + the watch tick (live) at which flushAwait's wait began; 0: not waiting; or checking, checked
@@ -384,6 +385,7 @@ func (c *conn) flushAwait() bool {
 		c.mu.Lock() // recheck is under way: let it end before the deadline is renewed
 		c.mu.Unlock()
 	}
+	c.awaited = true
 	return err == nil
 }
 
@@ -441,11 +443,19 @@ func (c *conn) idleDeadline() {
 func (c *conn) readRequest() (*http.Request, error) {
 	c.lend()
 	if c.br.Buffered() == 0 {
-		c.idleDeadline()
+		// After flushAwait the idle deadline is the one it set before its
+		// wait; renewed, one that passed during the wait would give the
+		// connection a second idle period. Only recheck's interruption
+		// (deadline.Past) is renewed: what it found is read.
+		if !c.awaited || c.rd.At() == deadline.Past.UnixNano() {
+			c.idleDeadline()
+		}
+		c.awaited = false
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
 		}
 	}
+	c.awaited = false
 	c.setState(http.StateActive)
 	// A head that is in the buffer whole is read without waiting: the
 	// header timeout matters only for one still arriving.
