@@ -67,6 +67,17 @@ func (r *Read) Clear() {
 // unknown (Forget).
 func (r *Read) At() int64 { return r.at.Load() }
 
+// ClearIf removes the deadline if it is still at (as At reported it, not
+// 0), and reports whether it did: false when the deadline has been changed
+// since, by whoever.
+func (r *Read) ClearIf(at int64) bool {
+	if at == 0 || !r.at.CompareAndSwap(at, 0) {
+		return false
+	}
+	r.conn.SetReadDeadline(time.Time{})
+	return true
+}
+
 // Forget records that the deadline was changed behind r's back: the next
 // Renew sets it.
 func (r *Read) Forget() { r.at.Store(-1) }

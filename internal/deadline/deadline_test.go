@@ -74,3 +74,26 @@ func TestRenewedDeadlineStillFires(t *testing.T) {
 		t.Fatalf("read interrupted after %v", d)
 	}
 }
+
+// ClearIf removes only the deadline At reported, not one set since.
+func TestClearIfOnlyTheDeadlineSeen(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &counting{Conn: a}
+	var r Read
+	r.Init(c)
+	if r.ClearIf(r.At()) { // none set
+		t.Fatal("ClearIf removed a deadline when none was set")
+	}
+	now := time.Now()
+	r.Renew(now, 10*time.Second)
+	seen := r.At()
+	r.Set(now.Add(time.Minute)) // set since (a handler's)
+	if r.ClearIf(seen) || len(c.sets) != 2 {
+		t.Fatalf("ClearIf removed a deadline set since: deadlines set %v", c.sets)
+	}
+	if !r.ClearIf(r.At()) || len(c.sets) != 3 || !c.sets[2].IsZero() || r.At() != 0 {
+		t.Fatalf("ClearIf of the deadline set: deadlines set %v, At %d", c.sets, r.At())
+	}
+}

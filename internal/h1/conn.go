@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -41,6 +42,11 @@ const unlimited = 1<<63 - 1
 type limitedReader struct {
 	c      io.Reader // the connection
 	remain int64
+	// While a request's body is read: the idle or header deadline left
+	// set from before the body (rd.At), which a read that meets it
+	// removes before it reads again (see takeBody); 0: none.
+	stale int64
+	rd    *deadline.Read // the connection's
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -51,8 +57,24 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		p = p[:l.remain]
 	}
 	n, err := l.c.Read(p)
+	if n == 0 && err != nil && l.stale != 0 {
+		n, err = l.again(p, err)
+	}
 	l.remain -= int64(n)
 	return n, err
+}
+
+// again reads once more after a read of the body failed with err, if err
+// is the stale deadline's passing (and that deadline is still the one set:
+// not one the handler set, nor an interruption); otherwise it returns err.
+//
+//go:noinline
+func (l *limitedReader) again(p []byte, err error) (int, error) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !l.rd.ClearIf(l.stale) {
+		return 0, err
+	}
+	l.stale = 0
+	return l.c.Read(p)
 }
 
 var errHeadTooLarge = errors.New("request head too large")
@@ -220,6 +242,7 @@ const maxKeptFields = 32
 //
 //go:noinline
 func (c *conn) recycle(reqH http.Header) {
+	c.lr.stale = 0 // the body's end: a deadline met from now on is meant
 	sl := c.slot
 	if resH := sl.w.h; resH != nil && len(resH) <= maxKeptFields {
 		clear(resH)
@@ -596,7 +619,12 @@ func (c *conn) takeBody(req *http.Request, w *response) bool {
 	}
 	w.body = b
 	req.Body = b
-	c.rd.Clear() // the body is read without a deadline
+	// The body is read without a deadline. The idle or header deadline
+	// still set is far off (seconds) and is left to be removed by the
+	// read that meets it, if one does (limitedReader.again): removing it
+	// here and setting the idle deadline again after the answer were two
+	// timer changes per request with a body.
+	c.lr.stale = c.rd.At()
 	return true
 }
 

@@ -181,7 +181,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		parent = context.Background()
 	}
 	s.live.add(c, parent) // makes c's context
-	c.lr = limitedReader{c: nc, remain: unlimited}
+	c.lr = limitedReader{c: nc, remain: unlimited, rd: &c.rd}
 	c.out.nc = nc
 	if c.rio.Init(nc) { // raw system calls: see package rawio
 		c.lr.c, c.out.nc = &c.rio, &c.rio

@@ -3,10 +3,12 @@ package h1
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -595,6 +597,40 @@ func TestTimeoutsOnABusyConnection(t *testing.T) {
 	if d := time.Since(begin); d < timeout/2 || d > timeout*8/5 {
 		t.Fatalf("idle connection closed after %v, want about %v", d, timeout)
 	}
+}
+
+// The idle deadline left set while a body is read (takeBody) must still
+// close a connection that then idles, and a read deadline the handler sets
+// for the body must still cut it; only the stale deadline is removed by
+// the read that meets it (TestTimeoutsOnABusyConnection's slow upload).
+func TestBodyDeadlines(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bounded" {
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout / 3))
+		}
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %d %v", r.URL.Path, len(b), errors.Is(err, os.ErrDeadlineExceeded))
+	}), func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = timeout, timeout })
+
+	c := dial(t, addr, 10*time.Second)
+	br := bufio.NewReader(c)
+	for i := 0; i < 5; i++ {
+		io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd")
+		expectBody(t, br, "post", "/up 4 false")
+	}
+	begin := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle after posts: read %v, want EOF", err)
+	}
+	if d := time.Since(begin); d < timeout/2 || d > timeout*8/5 {
+		t.Fatalf("idle connection after posts closed after %v, want about %v", d, timeout)
+	}
+
+	c = dial(t, addr, 10*time.Second)
+	br = bufio.NewReader(c)
+	io.WriteString(c, "POST /bounded HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+	expectBody(t, br, "bounded", "/bounded 2 true")
 }
 
 type cutCount struct{ n atomic.Int32 }
