@@ -67,11 +67,11 @@ func (r *Read) Clear() {
 // unknown (Forget).
 func (r *Read) At() int64 { return r.at.Load() }
 
-// ClearIf removes the deadline if it is still at (as At reported it, not
-// 0), and reports whether it did: false when the deadline has been changed
-// since, by whoever.
+// ClearIf removes the deadline if it is still at (as At reported it: a
+// deadline, not 0 or -1), and reports whether it did: false when the
+// deadline has been changed since, by whoever.
 func (r *Read) ClearIf(at int64) bool {
-	if at == 0 || !r.at.CompareAndSwap(at, 0) {
+	if at <= 0 || !r.at.CompareAndSwap(at, 0) {
 		return false
 	}
 	r.conn.SetReadDeadline(time.Time{})

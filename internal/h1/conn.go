@@ -624,7 +624,11 @@ func (c *conn) takeBody(req *http.Request, w *response) bool {
 	// read that meets it, if one does (limitedReader.again): removing it
 	// here and setting the idle deadline again after the answer were two
 	// timer changes per request with a body.
-	c.lr.stale = c.rd.At()
+	if at := c.rd.At(); at >= 0 {
+		c.lr.stale = at
+	} else {
+		c.rd.Clear() // a deadline set behind rd's back (Forget): not known to be stale
+	}
 	return true
 }
 
