@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +20,12 @@ import (
 // /ws, mangled when mangle says so.
 func echoServer(t *testing.T, body int, ws func(c *websocket.Conn, typ websocket.MessageType, msg []byte) bool) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	return testbed.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testbed.CountingServer(t, echoHandler(body, ws))
+}
+
+// echoHandler is echoServer's handler.
+func echoHandler(body int, ws func(c *websocket.Conn, typ websocket.MessageType, msg []byte) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ws" {
 			io.Copy(io.Discard, r.Body)
 			w.Write([]byte(strings.Repeat("b", body)))
@@ -36,7 +42,7 @@ func echoServer(t *testing.T, body int, ws func(c *websocket.Conn, typ websocket
 				return
 			}
 		}
-	}))
+	})
 }
 
 func echo(c *websocket.Conn, typ websocket.MessageType, msg []byte) bool {
@@ -50,7 +56,26 @@ func run(opts MixOptions, d time.Duration) MixResult {
 }
 
 func TestMixCountsEveryKindWithoutFailure(t *testing.T) {
-	s, conns := echoServer(t, 100, echo)
+	// Which kind each connection's first request was, by client address:
+	// when the count is off, the message says which client opened more.
+	var mu sync.Mutex
+	kinds := map[string]string{}
+	inner := echoHandler(100, echo)
+	s, conns := testbed.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := KindKeepAlive
+		switch {
+		case r.URL.Path == "/ws":
+			kind = KindWebSocket
+		case r.Close:
+			kind = KindNewConn
+		}
+		mu.Lock()
+		if _, ok := kinds[r.RemoteAddr]; !ok {
+			kinds[r.RemoteAddr] = kind
+		}
+		mu.Unlock()
+		inner.ServeHTTP(w, r)
+	}))
 	addr := strings.TrimPrefix(s.URL, "http://")
 	res := run(MixOptions{Addr: addr, Host: "x", Clients: 4, NewConns: 50, WebSockets: 3,
 		WSLifetime: 300 * time.Millisecond, BodySize: 100, Payload: 10}, 1500*time.Millisecond)
@@ -64,7 +89,14 @@ func TestMixCountsEveryKindWithoutFailure(t *testing.T) {
 	// own; the keep-alive clients one each.
 	want := res.NewConn.Total + res.WebSocket.Total + 4
 	if got := conns.Load(); got != want {
-		t.Errorf("server saw %d connections, want %d (%s)", got, want, res.Summary())
+		mu.Lock()
+		by := map[string]int{}
+		for _, k := range kinds {
+			by[k]++
+		}
+		mu.Unlock()
+		t.Errorf("server saw %d connections, want %d (%s); connections by their first request: %v, without a request: %d",
+			got, want, res.Summary(), by, got-int64(len(kinds)))
 	}
 }
 
