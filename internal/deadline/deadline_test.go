@@ -17,13 +17,19 @@ func (c *counting) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
-func TestRenewSetsOnlyWhenTheDeadlineMoves(t *testing.T) {
+// countingRead returns a Read bound to one end of a pipe that counts the
+// deadlines set on it; the pipe is closed when the test ends.
+func countingRead(t *testing.T) (*Read, *counting) {
 	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
+	t.Cleanup(func() { a.Close(); b.Close() })
 	c := &counting{Conn: a}
-	var r Read
+	r := new(Read)
 	r.Init(c)
+	return r, c
+}
+
+func TestRenewSetsOnlyWhenTheDeadlineMoves(t *testing.T) {
+	r, c := countingRead(t)
 	now := time.Now()
 	r.Renew(now, 10*time.Second)
 	r.Renew(now.Add(500*time.Millisecond), 10*time.Second) // within a second: kept
@@ -77,12 +83,7 @@ func TestRenewedDeadlineStillFires(t *testing.T) {
 
 // ClearIf removes only the deadline At reported, not one set since.
 func TestClearIfOnlyTheDeadlineSeen(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	c := &counting{Conn: a}
-	var r Read
-	r.Init(c)
+	r, c := countingRead(t)
 	if r.ClearIf(r.At()) { // none set
 		t.Fatal("ClearIf removed a deadline when none was set")
 	}
