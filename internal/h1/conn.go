@@ -461,8 +461,9 @@ func (c *conn) idleDeadline() {
 //
 // The deadlines are renewed lazily (package deadline) and not removed once
 // the head is read: nothing reads from the connection while the handler
-// runs, except the request body's reads, the watch and a hijacker, and
-// each of those removes the deadline first (handle, watch, Hijack).
+// runs, except the request body's reads, which remove the deadline only
+// when a read meets it (takeBody, limitedReader.again), and the watch and
+// a hijacker, which remove it first (watch, Hijack).
 func (c *conn) readRequest() (*http.Request, error) {
 	c.lend()
 	if c.br.Buffered() == 0 {
@@ -473,7 +474,6 @@ func (c *conn) readRequest() (*http.Request, error) {
 		if !c.awaited || c.rd.At() == deadline.Past.UnixNano() {
 			c.idleDeadline()
 		}
-		c.awaited = false
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
 		}
