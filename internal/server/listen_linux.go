@@ -27,26 +27,34 @@ const (
 // keep-alive the net package's way, with those calls.
 func listenTCP(addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			for _, o := range []struct{ level, opt, v int }{
-				{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
-				{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle},
-				{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval},
-				{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount},
-			} {
-				if serr = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.v); serr != nil {
-					serr = os.NewSyscallError("setsockopt", serr)
-					return
-				}
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
+		return setIntOpts(c,
+			intOpt{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+			intOpt{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle},
+			intOpt{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval},
+			intOpt{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount})
 	}}
 	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// intOpt is an integer socket option and its value.
+type intOpt struct{ level, opt, v int }
+
+// setIntOpts sets opts on c's socket, in order, and stops at the first
+// that fails.
+func setIntOpts(c syscall.RawConn, opts ...intOpt) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		for _, o := range opts {
+			if serr = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.v); serr != nil {
+				serr = os.NewSyscallError("setsockopt", serr)
+				return
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // deferAccept is TCP_DEFER_ACCEPT's value (nginx's "deferred"): how long,
@@ -70,14 +78,5 @@ func setDeferAccept(ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT, deferAccept)
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return os.NewSyscallError("setsockopt TCP_DEFER_ACCEPT", serr)
-	}
-	return nil
+	return setIntOpts(raw, intOpt{syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT, deferAccept})
 }
