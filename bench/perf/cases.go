@@ -93,6 +93,21 @@ func selectCases(list string) ([]benchCase, []string, error) {
 	return cases, control, nil
 }
 
+// instrCase is the throughput case named for the instr case's load ("":
+// small): any but many-routes, whose route set the instr case does not
+// load.
+func instrCase(name string) (benchCase, error) {
+	if name == "" {
+		name = "small"
+	}
+	for _, c := range allCases() {
+		if c.name == name && !c.many {
+			return c, nil
+		}
+	}
+	return benchCase{}, fmt.Errorf("-instr-load %q: not a throughput case the instr case can run (many-routes is not)", name)
+}
+
 // service is one routed service as every proxy is configured with it.
 type service struct {
 	name  string // webrouter service name, nginx/HAProxy upstream name

@@ -42,7 +42,8 @@ const (
 const instrWarmup = 2 * time.Second
 
 // instr counts the instructions webrouter (and the baseline, with
-// -baseline) executes in user space per request of the small case: it runs
+// -baseline) executes in user space per request of the small case (or the
+// case -instr-load names): it runs
 // under valgrind's callgrind, which counts every instruction the process
 // executes (not the kernel's work in its system calls); the counters are
 // zeroed after a warm-up and dumped after a measured wrk run.
@@ -74,7 +75,10 @@ func (h *harness) instr(ctx context.Context, rs routeSet, sim bool) ([]instrRow,
 			return nil, fmt.Errorf("load webrouter's registry: %w", err)
 		}
 	}
-	c := allCases()[0] // small
+	c, err := instrCase(h.opts.instrLoad)
+	if err != nil {
+		return nil, err
+	}
 	if sim {
 		c = allCases()[1] // many-conns
 	}
@@ -251,11 +255,11 @@ func callgrindTotals(path string) (map[string]uint64, error) {
 }
 
 // instrMarkdown renders the instr case.
-func instrMarkdown(b *strings.Builder, rows []instrRow, duration time.Duration) {
+func instrMarkdown(b *strings.Builder, rows []instrRow, load string, duration time.Duration) {
 	b.WriteString("\n## Instructions per request (callgrind)\n\n")
-	fmt.Fprintf(b, "webrouter under valgrind's callgrind, the small case's load (%d s of wrk after a %d s warm-up): the instructions it executed in user space while serving the measured requests, per request. "+
+	fmt.Fprintf(b, "webrouter under valgrind's callgrind, the %s case's load (%d s of wrk after a %d s warm-up): the instructions it executed in user space while serving the measured requests, per request. "+
 		"Runs of one binary agree to within about 1 %%; the kernel's work (system calls, loopback TCP) is not counted. For comparing builds (-baseline), not proxies.\n\n",
-		int(duration.Round(time.Second)/time.Second), int(instrWarmup/time.Second))
+		load, int(duration.Round(time.Second)/time.Second), int(instrWarmup/time.Second))
 	b.WriteString("| build | requests | instructions | per request | ÷ webrouter |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
 		ratio := ""

@@ -52,6 +52,7 @@ type options struct {
 	baseline   string        // git revision run as the proxy "baseline"; "" for none
 	profile    string        // directory for webrouter's CPU profiles; "" for none
 	backend    string        // bench/backend's -server: h1 or net/http
+	instrLoad  string        // the instr case's load, a throughput case's name ("": small)
 	log        io.Writer     // progress
 }
 
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&o.baseline, "baseline", "", `also run webrouter built at this git revision, as the proxy "baseline", interleaved with the others: an A/B of two commits (it must read the same registry format)`)
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of webrouter (and baseline) during each case's measured runs into this directory, <case>-<proxy>.pprof, the last round's kept; the instr case keeps its callgrind dump there too, instr-<proxy>.callgrind")
 	flag.StringVar(&o.backend, "backend", "h1", "the backend's HTTP server (bench/backend -server): h1 (the repo's internal/h1) or net/http")
+	instrLoad := flag.String("instr-load", "small", "instr: the throughput case whose load is counted (not many-routes)")
 	smoke := flag.Bool("smoke", false, "seconds-long check of the harness: 1 round of 2 s, small route counts")
 	out := flag.String("out", "", `results file (default bench/results/<date>.md; "-" for none)`)
 	flag.Parse()
@@ -95,6 +97,10 @@ func main() {
 	}
 	if err == nil {
 		o.scaleSizes, err = parseInts(*sizes)
+	}
+	if err == nil {
+		o.instrLoad = *instrLoad
+		_, err = instrCase(o.instrLoad)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)

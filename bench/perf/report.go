@@ -217,7 +217,8 @@ func (r *report) markdown() string {
 		b.WriteString("```\n")
 	}
 	if len(r.instr) > 0 {
-		instrMarkdown(&b, r.instr, r.opts.duration)
+		load, _ := instrCase(r.opts.instrLoad)
+		instrMarkdown(&b, r.instr, load.name, r.opts.duration)
 	}
 	if len(r.misses) > 0 {
 		missesMarkdown(&b, r.misses, r.opts.duration)

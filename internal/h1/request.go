@@ -63,7 +63,8 @@ func (c *conn) parseRequest() (*http.Request, error) {
 		h = make(http.Header, strings.Count(fields, "\n"))
 	}
 	hosts := c.slot.host[:0]
-	if c.slot.vals, err = head.RequestFields(fields, h, &hosts, c.slot.vals); err != nil {
+	var seen head.Seen
+	if c.slot.vals, seen, err = head.RequestFields(fields, h, &hosts, c.slot.vals); err != nil {
 		return nil, err
 	}
 	if len(hosts) > 1 {
@@ -80,7 +81,7 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	if req.Host == "" && len(hosts) > 0 {
 		req.Host = hosts[0]
 	}
-	f, err := head.ReadFrame(h, major, minor)
+	f, err := head.ReadFrame(h, seen, major, minor)
 	if err != nil {
 		return nil, err
 	}

@@ -23,14 +23,18 @@ type Frame struct {
 }
 
 // ReadFrame reads the frame of a message of version major.minor from its
-// header h. It removes Transfer-Encoding from h, and Trailer for a chunked
-// message, and folds repeated Content-Length fields into one. A
-// Transfer-Encoding other than "chunked" (HTTP/1.1; HTTP/1.0 ignores it),
-// differing or malformed Content-Lengths and an announced framing field are
-// errors.
-func ReadFrame(h http.Header, major, minor int) (Frame, error) {
-	var f Frame
-	conn := h["Connection"]
+// header h, in which seen are the framing fields there may be (those
+// RequestFields met, or SeenAll): the others are not looked up. It removes
+// Transfer-Encoding from h, and Trailer for a chunked message, and folds
+// repeated Content-Length fields into one. A Transfer-Encoding other than
+// "chunked" (HTTP/1.1; HTTP/1.0 ignores it), differing or malformed
+// Content-Lengths and an announced framing field are errors.
+func ReadFrame(h http.Header, seen Seen, major, minor int) (Frame, error) {
+	f := Frame{Length: -1}
+	var conn []string
+	if seen&SeenConnection != 0 {
+		conn = h["Connection"]
+	}
 	hasClose := httpguts.HeaderValuesContainsToken(conn, "close")
 	switch {
 	case major < 1:
@@ -44,14 +48,20 @@ func ReadFrame(h http.Header, major, minor int) (Frame, error) {
 	// (its Close above still follows the version it gave).
 	http11 := major > 1 || major == 1 && minor >= 1 || major == 0 && minor == 0
 	var err error
-	if f.Chunked, err = chunked(h, http11); err != nil {
-		return Frame{}, err
+	if seen&SeenTransferEncoding != 0 {
+		if f.Chunked, err = chunked(h, http11); err != nil {
+			return Frame{}, err
+		}
 	}
-	if f.Length, err = contentLength(h); err != nil {
-		return Frame{}, err
+	if seen&SeenContentLength != 0 {
+		if f.Length, err = contentLength(h); err != nil {
+			return Frame{}, err
+		}
 	}
-	if f.Trailer, err = announcedTrailer(h, f.Chunked); err != nil {
-		return Frame{}, err
+	if seen&SeenTrailer != 0 {
+		if f.Trailer, err = announcedTrailer(h, f.Chunked); err != nil {
+			return Frame{}, err
+		}
 	}
 	return f, nil
 }

@@ -92,8 +92,50 @@ func FirstLine(s string) (line, rest string) {
 // spaces and tabs at both ends. The values of a name met more than once
 // are kept in order.
 func ParseFields(s string, h http.Header) error {
-	_, err := RequestFields(s, h, nil, nil)
+	_, _, err := RequestFields(s, h, nil, nil)
 	return err
+}
+
+// Seen tells which of the fields that frame a message (see ReadFrame) a
+// parse (RequestFields) put into a header, so that ReadFrame looks up only
+// those: most heads carry one of the four at most, and a lookup in a
+// header map is a good part of the work of reading a head.
+type Seen uint8
+
+// The framing fields of Seen.
+const (
+	SeenConnection Seen = 1 << iota
+	SeenContentLength
+	SeenTransferEncoding
+	SeenTrailer
+
+	// SeenAll is for a header not known to be fresh from a parse: every
+	// field is looked up.
+	SeenAll Seen = 1<<iota - 1
+)
+
+// framing is the Seen bit of a canonical field name (0: not a framing
+// field).
+func framing(k string) Seen {
+	switch len(k) {
+	case len("Trailer"):
+		if k == "Trailer" {
+			return SeenTrailer
+		}
+	case len("Connection"):
+		if k == "Connection" {
+			return SeenConnection
+		}
+	case len("Content-Length"):
+		if k == "Content-Length" {
+			return SeenContentLength
+		}
+	case len("Transfer-Encoding"):
+		if k == "Transfer-Encoding" {
+			return SeenTransferEncoding
+		}
+	}
+	return 0
 }
 
 // RequestFields is ParseFields for a request's head, as net/http keeps it:
@@ -101,36 +143,39 @@ func ParseFields(s string, h http.Header) error {
 // (a request's Host is a field of its own; a nil host keeps Host in h).
 // The fields' values are kept in scratch's array when it is long enough;
 // the array used is returned, for the caller to pass again once h and its
-// values are no longer in use (the next request on the connection).
-func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, error) {
+// values are no longer in use (the next request on the connection), with
+// the framing fields met (for ReadFrame).
+func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, Seen, error) {
 	n := strings.Count(s, "\n")
 	if cap(scratch) < n {
 		scratch = make([]string, n)
 	}
 	vals := scratch[:n]
+	var seen Seen
 	for len(s) > 0 {
 		line, rest := FirstLine(s)
 		s = rest
 		if line == "" {
-			return scratch, nil
+			return scratch, seen, nil
 		}
 		// Errors name a field, never quote its value: it may be a secret
 		// (a cookie, a token) on its way to a log.
 		if line[0] == ' ' || line[0] == '\t' {
-			return scratch, errors.New("header field folded over lines (obs-fold)")
+			return scratch, seen, errors.New("header field folded over lines (obs-fold)")
 		}
 		i := strings.IndexByte(line, ':')
 		if i < 0 {
-			return scratch, fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
+			return scratch, seen, fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
 		}
 		k, v := line[:i], line[i+1:]
 		switch {
 		case !httpguts.ValidHeaderFieldName(k):
-			return scratch, fmt.Errorf("malformed header field name %s", Quote(k))
+			return scratch, seen, fmt.Errorf("malformed header field name %s", Quote(k))
 		case !httpguts.ValidHeaderFieldValue(v):
-			return scratch, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
+			return scratch, seen, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		k, v = canonicalKey(k), Trim(v)
+		seen |= framing(k)
 		if host != nil && k == "Host" {
 			*host = append(*host, v)
 			continue
@@ -142,7 +187,7 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 		vals[0] = v
 		h[k], vals = vals[:1:1], vals[1:]
 	}
-	return scratch, nil
+	return scratch, seen, nil
 }
 
 // Get is h.Get(key) for a key already in canonical form (a constant such

@@ -83,7 +83,7 @@ func TestRequestFields(t *testing.T) {
 	h := http.Header{}
 	var host []string
 	scratch := make([]string, 8)
-	got, err := RequestFields("host: a\r\nAccept: */*\r\nHost: b\r\n\r\n", h, &host, scratch)
+	got, _, err := RequestFields("host: a\r\nAccept: */*\r\nHost: b\r\n\r\n", h, &host, scratch)
 	if err != nil || !reflect.DeepEqual(h, http.Header{"Accept": {"*/*"}}) || !reflect.DeepEqual(host, []string{"a", "b"}) {
 		t.Fatalf("header %v, host %q, %v", h, host, err)
 	}
@@ -91,7 +91,7 @@ func TestRequestFields(t *testing.T) {
 		t.Fatal("the scratch array was not used")
 	}
 	clear(h)
-	got, err = RequestFields("A: 1\r\nB: 2\r\n\r\n", h, &host, make([]string, 1))
+	got, _, err = RequestFields("A: 1\r\nB: 2\r\n\r\n", h, &host, make([]string, 1))
 	if err != nil || len(got) < 2 || h.Get("A") != "1" || h.Get("B") != "2" {
 		t.Fatalf("a short scratch: %v, %v, %v", got, h, err)
 	}
@@ -220,6 +220,41 @@ func TestFraming(t *testing.T) {
 	h = http.Header{"Trailer": {"X-Sum"}}
 	if tr, _ := announcedTrailer(h, false); tr != nil || h["Trailer"] == nil {
 		t.Errorf("without chunks: %v, left %v", tr, h)
+	}
+}
+
+// RequestFields reports the framing fields it met, whatever their case
+// and only those; ReadFrame given them reads the same frame as when it
+// looks every field up (SeenAll), and leaves the header the same.
+func TestSeenFraming(t *testing.T) {
+	for _, tt := range []struct {
+		fields string
+		seen   Seen
+	}{
+		{"Host: a\r\nAccept: */*\r\n\r\n", 0},
+		{"content-length: 5\r\nX-Trailer: 1\r\nContent-Lengthy: 2\r\n\r\n", SeenContentLength},
+		{"Connection: close\r\nContent-Length: 0\r\n\r\n", SeenConnection | SeenContentLength},
+		{"transfer-encoding: chunked\r\nTRAILER: X-Sum\r\nconnection: keep-alive\r\n\r\n", SeenConnection | SeenTransferEncoding | SeenTrailer},
+		{"Transfer-Encoding: chunked\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", SeenTransferEncoding | SeenContentLength},
+		{"Content-Length: 5\r\nContent-Length: 6\r\n\r\n", SeenContentLength}, // an error either way
+		{"Transfer-Encoding: gzip\r\n\r\n", SeenTransferEncoding},
+	} {
+		for _, v := range [][2]int{{1, 1}, {1, 0}} {
+			h, all := http.Header{}, http.Header{}
+			_, seen, err := RequestFields(tt.fields, h, nil, nil)
+			if err != nil || seen != tt.seen {
+				t.Errorf("%q: seen %04b, %v; want %04b", tt.fields, seen, err, tt.seen)
+				continue
+			}
+			if err := ParseFields(tt.fields, all); err != nil {
+				t.Fatal(err)
+			}
+			f, err := ReadFrame(h, seen, v[0], v[1])
+			fAll, errAll := ReadFrame(all, SeenAll, v[0], v[1])
+			if !reflect.DeepEqual(f, fAll) || (err == nil) != (errAll == nil) || !reflect.DeepEqual(h, all) {
+				t.Errorf("%q, HTTP/%d.%d: %+v, %v, left %v; with every field looked up %+v, %v, left %v", tt.fields, v[0], v[1], f, err, h, fAll, errAll, all)
+			}
+		}
 	}
 }
 

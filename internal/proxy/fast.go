@@ -66,7 +66,7 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 			p.fail(x, x.lastErr())
 			return
 		}
-		resp, c, err := p.attempt(x, r, tgt, target, replayable)
+		resp, c, err := p.attempt(x, r, tgt, target, replayable, now)
 		x.upstreamDur = p.now().Sub(now)
 		if err == nil {
 			tgt.Host.Success()
@@ -98,7 +98,7 @@ func (p *Proxy) takeBody(x *exchange, r *http.Request) (*[]byte, bool) {
 		if err != nil {
 			p.bufs.Put(ibp)
 			x.body = &countingBody{}
-			x.body.err.Store(&err)
+			x.body.fail(err)
 			p.fail(x, err)
 			return nil, false
 		}
@@ -117,10 +117,13 @@ func (p *Proxy) takeBody(x *exchange, r *http.Request) (*[]byte, bool) {
 // takes a recently used connection without probing it first (pool.get):
 // a backend that closed it costs a second attempt, not an error, as with
 // Go's http.Transport and nginx. The second attempt's connection is
-// probed.
-func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string, replayable bool) (*backendResponse, *backendConn, error) {
+// probed. now is p.now's reading just before, which, from the real
+// clock, spares the first try a reading of its own.
+func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, target string, replayable bool, now time.Time) (*backendResponse, *backendConn, error) {
 	for retry := 0; ; retry++ {
-		now := time.Now()
+		if retry > 0 || !p.realClock {
+			now = time.Now()
+		}
 		c, err := p.pool.get(x.clientCtx, tgt.Addr, now, !replayable || retry > 0)
 		if err != nil {
 			return nil, nil, err

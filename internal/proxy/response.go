@@ -83,10 +83,11 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	*r = backendResponse{} // in place: a literal with fields would be built on the stack first
 	r.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 	r.Header, r.ContentLength, r.Body = h, -1, http.NoBody
-	if err := head.ParseFields(fields, r.Header); err != nil {
+	_, seen, err := head.RequestFields(fields, r.Header, nil, nil)
+	if err != nil {
 		return err
 	}
-	return r.frame(br, method, major, minor)
+	return r.frame(br, method, seen, major, minor)
 }
 
 // malformed is the error for a response head's part (what) that is not
@@ -101,9 +102,9 @@ func malformed(what, got string) error {
 
 // frame works out the body's length and reader from the head, as
 // net/http's readTransfer does for a response.
-func (r *backendResponse) frame(br *bufio.Reader, method string, major, minor int) error {
+func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen, major, minor int) error {
 	h := r.Header
-	f, err := head.ReadFrame(h, major, minor)
+	f, err := head.ReadFrame(h, seen, major, minor)
 	if err != nil {
 		return err
 	}
