@@ -37,7 +37,7 @@ type exchange struct {
 	clientCtx context.Context    // the server's request context: done when the client goes
 	cancel    context.CancelFunc // ReverseProxy path: cancels the forwarded request
 	bodyDone  chan error         // fast path: the request body writer's result
-	inline    []byte             // fast path: a small request body, read whole
+	request   []byte             // fast path: the whole request, head and a small body (takeBody)
 
 	// The flags sit together, in one word: the exchange is one allocation
 	// per request, 288 bytes; with them apart it was 304, allocated as 320.

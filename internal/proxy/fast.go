@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -48,17 +49,17 @@ const bodyGrace = 50 * time.Millisecond
 
 // forward serves r on the fast path.
 func (p *Proxy) forward(x *exchange, r *http.Request) {
+	target := requestTarget(x, r)
 	if !(r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0) {
-		ibp, ok := p.takeBody(x, r)
+		req, ok := p.takeBody(x, r, target)
 		if !ok {
 			return
 		}
-		if ibp != nil {
-			defer p.bufs.Put(ibp)
+		if req != nil {
+			defer p.pool.releaseHead(req)
 		}
 	}
 	replayable := x.body == nil && idempotent(r.Method)
-	target := requestTarget(x, r)
 	for {
 		now := p.now()
 		tgt := x.next(now)
@@ -82,28 +83,34 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 }
 
 // takeBody prepares the request's body for forward. A small body (of
-// known length) is read whole first and goes out with the head in one
-// write; held (x.inline, in the pooled buffer returned, to be given back
-// once the exchange is over), it can be sent again to another instance.
-// Any other streams (x.body), and may still be read after the answer has
-// begun (a backend that streams while it reads). false: reading the body
-// failed, and the client has been answered. A call of its own, so that its
-// temporaries take no room in forward's frame (see Proxy.reverse).
+// known length) is read whole first, right behind the request's head, which
+// is built for it at once (the head is the same for every attempt): the
+// request is then complete in one buffer lent by the pool (x.request, the
+// buffer returned, to be given back once the exchange is over), goes out
+// in one write without being copied again, and can be sent again to another
+// instance. Any other body streams (x.body), and may still be read after
+// the answer has begun (a backend that streams while it reads). false:
+// reading the body failed, and the client has been answered. A call of its
+// own, so that its temporaries take no room in forward's frame (see
+// Proxy.reverse).
 //
 //go:noinline
-func (p *Proxy) takeBody(x *exchange, r *http.Request) (*[]byte, bool) {
+func (p *Proxy) takeBody(x *exchange, r *http.Request, target string) (*[]byte, bool) {
 	if r.ContentLength > 0 && r.ContentLength <= inlineBody {
-		ibp := p.bufs.Get().(*[]byte)
-		n, err := io.ReadFull(r.Body, (*ibp)[:r.ContentLength])
-		if err != nil {
-			p.bufs.Put(ibp)
+		req := p.pool.head()
+		b := appendHead(*req, x, r, target)
+		n := len(b)
+		b = slices.Grow(b, int(r.ContentLength))[:n+int(r.ContentLength)]
+		*req = b
+		if _, err := io.ReadFull(r.Body, b[n:]); err != nil {
+			p.pool.releaseHead(req)
 			x.body = &countingBody{}
 			x.body.fail(err)
 			p.fail(x, err)
 			return nil, false
 		}
-		x.inline = (*ibp)[:n]
-		return ibp, true
+		x.request = b
+		return req, true
 	}
 	x.body = &countingBody{rc: r.Body}
 	_ = http.NewResponseController(x.rw.ResponseWriter).EnableFullDuplex()
@@ -155,19 +162,24 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 	if p.responseTimeout > 0 {
 		c.rd.Renew(now, p.responseTimeout)
 	}
-	hb := p.pool.head()
-	*hb = append(appendHead(*hb, x, r, target), x.inline...)
 	if x.body == nil {
 		// The request is complete: written, and the answer awaited, at
 		// once.
-		err := c.writeAwait(p.pool, hb)
+		var err error
+		if x.request != nil {
+			err = c.writeAwait(p.pool, nil, x.request)
+		} else {
+			hb := p.pool.head()
+			*hb = appendHead(*hb, x, r, target)
+			err = c.writeAwait(p.pool, hb, nil)
+		}
 		if err != nil {
 			if c.reused {
 				return nil, fmt.Errorf("%w: %v", errStale, err)
 			}
 			return nil, fmt.Errorf("send request: %w", err)
 		}
-	} else if err := p.sendStreamed(c, x, r, hb); err != nil {
+	} else if err := p.sendStreamed(c, x, r, target); err != nil {
 		return nil, err
 	}
 	p.pool.lendReader(c)
@@ -217,14 +229,16 @@ func responseError(c *backendConn, x *exchange, err error, interim, replayable b
 	return err
 }
 
-// sendStreamed writes the head hb of a request whose body streams, and
+// sendStreamed writes the head of a request whose body streams, and
 // starts the body's writer (x.bodyDone reports how it went). A call of its
 // own, so that its temporaries take no room in send's frame (see
 // Proxy.reverse).
 //
 //go:noinline
-func (p *Proxy) sendStreamed(c *backendConn, x *exchange, r *http.Request, hb *[]byte) error {
+func (p *Proxy) sendStreamed(c *backendConn, x *exchange, r *http.Request, target string) error {
 	bw := p.pool.writer(c)
+	hb := p.pool.head()
+	*hb = appendHead(*hb, x, r, target)
 	bw.Write(*hb)
 	p.pool.releaseHead(hb)
 	if c.reused {

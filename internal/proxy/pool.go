@@ -203,19 +203,30 @@ func (p *pool) release(bw *bufio.Writer) {
 	p.writers.Put(bw)
 }
 
-// writeAwait writes a complete request, built in a buffer lent by head,
-// and waits for its answer to begin (package await); the buffer goes back
-// to the pool as soon as it is written, not after the wait. It returns the
-// write's error.
-func (c *backendConn) writeAwait(p *pool, hb *[]byte) error {
+// writeAwait writes a complete request and waits for its answer to begin
+// (package await). The request is built in hb, a buffer lent by head,
+// which goes back to the pool as soon as it is written, not after the
+// wait; or, with hb nil, it is kept, which the caller gives back. It
+// returns the write's error.
+func (c *backendConn) writeAwait(p *pool, hb *[]byte, kept []byte) error {
+	req := kept
+	if hb != nil {
+		req = *hb
+	}
 	var err error
 	if c.aw == nil {
-		_, err = c.Conn.Write(*hb)
-		p.releaseHead(hb)
+		_, err = c.Conn.Write(req)
+		if hb != nil {
+			p.releaseHead(hb)
+		}
 		return err
 	}
 	c.head = hb
-	_, err = c.aw.WriteAwait(*hb, c.done)
+	after := c.done
+	if hb == nil {
+		after = nil
+	}
+	_, err = c.aw.WriteAwait(req, after)
 	if c.head != nil { // not written whole
 		c.done()
 	}
