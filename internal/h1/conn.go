@@ -284,7 +284,7 @@ func (c *conn) reader() *bufio.Reader {
 			c.br = v.(*bufio.Reader)
 			c.br.Reset(&c.lr)
 		} else {
-			c.br = bufio.NewReaderSize(&c.lr, defaultBufSize)
+			c.br = bufio.NewReaderSize(&c.lr, readBufSize)
 		}
 	}
 	return c.br
@@ -474,6 +474,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 		if !c.awaited || c.rd.At() == deadline.Past.UnixNano() {
 			c.idleDeadline()
 		}
+		c.lr.remain = c.s.headLimit() // the first read takes no more
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
 		}
@@ -485,7 +486,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if d := c.s.ReadHeaderTimeout; d > 0 && !head.Buffered(c.br) {
 		c.rd.Renew(time.Now(), d)
 	}
-	c.lr.remain = c.s.maxHeaderBytes() + int64(defaultBufSize) - int64(c.br.Buffered())
+	c.lr.remain = c.s.headLimit() - int64(c.br.Buffered())
 	req, err := c.readHead()
 	c.lr.remain = unlimited
 	if err != nil {

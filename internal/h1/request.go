@@ -22,11 +22,16 @@ import (
 // fields pass on as they came.
 //
 // A head larger than the buffer is head.ErrTooLarge with nothing consumed:
-// the caller reads it with http.ReadRequest instead.
+// the caller reads it with http.ReadRequest instead. One larger than the
+// server's limit (headLimit) is errHeadTooLarge, even when it came whole
+// into the buffer, read ahead with what came before.
 func (c *conn) parseRequest() (*http.Request, error) {
 	s, err := head.ReadBlock(c.br, true)
 	if err != nil {
 		return nil, err
+	}
+	if c.s != nil && int64(len(s)) > c.s.headLimit() {
+		return nil, errHeadTooLarge
 	}
 	line, fields := head.FirstLine(s)
 	method, rest, ok1 := strings.Cut(line, " ")

@@ -72,10 +72,20 @@ import (
 	"time"
 )
 
-// Defaults of the Server's zero fields.
+// Defaults of the Server's zero fields, and buffer sizes.
 const (
 	DefaultMaxHeaderBytes = 1 << 20
-	defaultBufSize        = 4 << 10
+	// defaultBufSize is the write buffer's size, and how far past
+	// MaxHeaderBytes a head may be read before it is refused (net/http's
+	// 4 KiB).
+	defaultBufSize = 4 << 10
+	// readBufSize is the read buffer's. A connection holds one only while
+	// it reads a request (not while it waits for one, nor while the
+	// handler of a request without a body runs), so a large one costs
+	// little memory, and the head and a body of up to some 30 KiB that
+	// came with it are read in one system call instead of one per 4 KiB
+	// buffer and one for the rest.
+	readBufSize = 32 << 10
 )
 
 // Server serves HTTP/1.x on the connections it accepts. Handler is
@@ -169,6 +179,10 @@ func (s *Server) maxHeaderBytes() int64 {
 	}
 	return DefaultMaxHeaderBytes
 }
+
+// headLimit is the most a request head may take: MaxHeaderBytes, and as
+// net/http allows, a read buffer's worth (4 KiB) more.
+func (s *Server) headLimit() int64 { return s.maxHeaderBytes() + defaultBufSize }
 
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: addrString(nc.RemoteAddr())}

@@ -238,6 +238,24 @@ func TestHTTP10(t *testing.T) {
 	}
 }
 
+// A head over the limit is refused even when it came into the read buffer
+// whole, read ahead while the body before it was read (the buffer is
+// larger than the limit's slack), and one within the limit read so is
+// served.
+func TestHeadLimitReadAhead(t *testing.T) {
+	addr, _ := start(t, echo(), func(s *Server) { s.MaxHeaderBytes = 1024 })
+	body := strings.Repeat("b", 6000)
+	post := "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 6000\r\n\r\n" + body
+	out := raw(t, addr, post+"GET /g HTTP/1.1\r\nHost: a\r\nX: "+strings.Repeat("y", 8000)+"\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 200") || !strings.Contains(out, body) || !strings.Contains(out, "HTTP/1.1 431") {
+		t.Fatalf("a POST, then a head of 8 KB over a 1 KB limit: %q", out[max(0, len(out)-300):])
+	}
+	out = raw(t, addr, post+"GET /g HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX: "+strings.Repeat("y", 1000)+"\r\n\r\n")
+	if strings.Count(out, "HTTP/1.1 200") != 2 || !strings.Contains(out, "X-Method: GET") {
+		t.Fatalf("a POST, then a head within the limit: %q", out[max(0, len(out)-300):])
+	}
+}
+
 func TestBadRequests(t *testing.T) {
 	addr, _ := start(t, echo(), func(s *Server) { s.MaxHeaderBytes = 1024 })
 	for _, c := range []struct{ req, want string }{
