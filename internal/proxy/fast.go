@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -293,15 +294,23 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 		announceTrailers(h, resp.Trailer)
 	}
 	x.rw.WriteHeader(resp.StatusCode)
-	// Large or unknown-length bodies move in big reads and writes (each a
-	// system call); small ones need no more than the small buffer.
-	pool := &p.bufs
-	if resp.ContentLength < 0 || resp.ContentLength > smallBuffer {
-		pool = &p.bigBufs
+	var err error
+	if resp.bufferedWhole(c.br) {
+		// The body came with the head: it is passed on from the read
+		// buffer, without a copy buffer, a read or a flush.
+		err = passBuffered(&x.rw, c.br, int(resp.ContentLength))
+	} else {
+		// Large or unknown-length bodies move in big reads and writes
+		// (each a system call); small ones need no more than the small
+		// buffer.
+		pool := &p.bufs
+		if resp.ContentLength < 0 || resp.ContentLength > smallBuffer {
+			pool = &p.bigBufs
+		}
+		bp := pool.Get().(*[]byte)
+		_, err = copyBody(&x.rw, resp.Body, *bp, resp.ContentLength == -1 || eventStream(resp.Header))
+		pool.Put(bp)
 	}
-	bp := pool.Get().(*[]byte)
-	_, err := copyBody(&x.rw, resp.Body, *bp, resp.ContentLength == -1 || eventStream(resp.Header))
-	pool.Put(bp)
 	if len(resp.Trailer) > 0 {
 		passTrailers(h, resp.Trailer)
 	}
@@ -393,6 +402,15 @@ func (x *exchange) waitBody(c *backendConn, abandonUpload bool) error {
 		}
 	}
 	x.bodyDone = nil
+	return err
+}
+
+// passBuffered writes the n bytes buffered in br to w and consumes what
+// was written.
+func passBuffered(w *recorder, br *bufio.Reader, n int) error {
+	b, _ := br.Peek(n)
+	nw, err := w.Write(b)
+	_, _ = br.Discard(nw)
 	return err
 }
 

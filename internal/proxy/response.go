@@ -131,6 +131,12 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen,
 	return nil
 }
 
+// bufferedWhole reports whether the response has a body of known length
+// that br, its connection's reader, holds whole already.
+func (r *backendResponse) bufferedWhole(br *bufio.Reader) bool {
+	return r.Body == io.Reader(&r.body) && r.ContentLength > 0 && int64(br.Buffered()) >= r.ContentLength
+}
+
 // keptFields bounds the header maps kept for the next response: one grown
 // for an unusual head is dropped.
 const keptFields = 32
