@@ -40,7 +40,8 @@ type exchange struct {
 	request   []byte             // fast path: the whole request, head and a small body (takeBody)
 
 	// The flags sit together, in one word: the exchange is one allocation
-	// per request, 288 bytes; with them apart it was 304, allocated as 320.
+	// per request, 320 bytes (a size class); with them apart it would be
+	// 336, allocated as 352.
 	https       bool // the client came through the TLS entry point
 	deadRetried bool
 	gone        bool // the client went away before its answer
@@ -50,6 +51,7 @@ type exchange struct {
 	// attempt uses it.
 	aborted atomic.Bool
 	conn    atomic.Pointer[backendConn]
+	tracked upstream.Tracked // on the target's endpoint during an attempt (beginAttempt)
 }
 
 // Cut stops the exchange's work on its backend: the request's context is
@@ -144,14 +146,14 @@ func (x *exchange) failed(t *upstream.Target, now time.Time, err error, replayab
 func (x *exchange) beginAttempt(t *upstream.Target) {
 	t.Host.Begin()
 	t.Endpoint.Begin()
-	t.Endpoint.Track(x)
+	t.Endpoint.Track(&x.tracked, x)
 }
 
 // endAttempt undoes beginAttempt once the attempt is over.
 func (x *exchange) endAttempt(t *upstream.Target) {
 	t.Host.End()
 	t.Endpoint.End()
-	t.Endpoint.Untrack(x)
+	t.Endpoint.Untrack(&x.tracked)
 }
 
 // cutByDrain reports whether the forwarded request was cut off by the

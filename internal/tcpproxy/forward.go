@@ -90,8 +90,8 @@ func (f *Forwarder) Serve(client net.Conn, prefix []byte, svc *route.Service, en
 		t.Endpoint.End()
 		f.track(s, false)
 	}()
-	t.Endpoint.Track(s) // the instance's drain deadline cuts the connection
-	defer t.Endpoint.Untrack(s)
+	t.Endpoint.Track(&s.tracked, s) // the instance's drain deadline cuts the connection
+	defer t.Endpoint.Untrack(&s.tracked)
 	if err := writeHeader(backend, svc.ProxyProtocol, client.RemoteAddr(), client.LocalAddr()); err != nil {
 		f.log.Debug("tcp: could not send the PROXY header", "entrypoint", entry, "service", svc.Name, "error", err.Error())
 		return
@@ -182,6 +182,7 @@ func (f *Forwarder) Drain(deadline time.Time) int {
 
 // session is one forwarded connection.
 type session struct {
+	tracked         upstream.Tracked
 	client, backend net.Conn
 	idle            time.Duration
 	last            atomic.Int64 // unix nanoseconds of the last byte moved

@@ -19,20 +19,32 @@ type Endpoint struct {
 	inflight atomic.Int64
 
 	mu      sync.Mutex
-	timer   *time.Timer         // the running drain deadline; nil: none
-	drains  uint64              // drains started, to tell a stale timer
-	cut     bool                // the drain deadline passed (until ready again)
-	tracked map[Cutter]struct{} // what the deadline cuts off
-	refs    int                 // owned by Set.mu
+	timer   *time.Timer // the running drain deadline; nil: none
+	drains  uint64      // drains started, to tell a stale timer
+	cut     bool        // the drain deadline passed (until ready again)
+	tracked Tracked     // what the deadline cuts off: the sentinel of a circular list
+	refs    int         // owned by Set.mu
 }
 
 // Cutter is something in flight on an endpoint — a request, a connection —
 // that a passed drain deadline cuts off. Cut may be called from any
-// goroutine, at most once per Track.
+// goroutine, at most once per Track, and with the endpoint's lock held:
+// it must not block, nor Track or Untrack.
 type Cutter interface{ Cut() }
 
+// Tracked is an endpoint's hold on one Cutter between Track and Untrack: a
+// link of the endpoint's list, kept in what is tracked (a field of it), so
+// that tracking allocates and hashes nothing — a lock and a few pointers.
+// The zero Tracked is ready for use; it is on one endpoint at a time.
+type Tracked struct {
+	prev, next *Tracked
+	c          Cutter // nil: not tracked
+}
+
 func newEndpoint(key string) *Endpoint {
-	return &Endpoint{Key: key, tracked: map[Cutter]struct{}{}}
+	e := &Endpoint{Key: key}
+	e.tracked.prev, e.tracked.next = &e.tracked, &e.tracked
+	return e
 }
 
 // Begin records a request or connection starting on the endpoint.
@@ -45,24 +57,29 @@ func (e *Endpoint) End() { e.inflight.Add(-1) }
 func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
 
 // Track arranges for c to be cut off when the endpoint's drain deadline
-// passes; if it has passed, c is cut off at once (before Track returns).
-// Untrack undoes it. Unlike a context registration, it allocates nothing.
-func (e *Endpoint) Track(c Cutter) {
+// passes, t being c's hold (see Tracked); if it has passed, c is cut off at
+// once (before Track returns). Untrack(t) undoes it.
+func (e *Endpoint) Track(t *Tracked, c Cutter) {
 	e.mu.Lock()
-	cut := e.cut
-	if !cut {
-		e.tracked[c] = struct{}{}
-	}
-	e.mu.Unlock()
-	if cut {
+	if e.cut {
+		e.mu.Unlock()
 		c.Cut()
+		return
 	}
+	t.c = c
+	t.prev, t.next = &e.tracked, e.tracked.next
+	t.next.prev, e.tracked.next = t, t
+	e.mu.Unlock()
 }
 
-// Untrack ends what Track began; c is not cut off after it returns.
-func (e *Endpoint) Untrack(c Cutter) {
+// Untrack ends what Track began; the Cutter is not cut off after it
+// returns (the deadline cuts under the endpoint's lock).
+func (e *Endpoint) Untrack(t *Tracked) {
 	e.mu.Lock()
-	delete(e.tracked, c)
+	if t.c != nil {
+		t.prev.next, t.next.prev = t.next, t.prev
+		*t = Tracked{}
+	}
 	e.mu.Unlock()
 }
 
@@ -93,15 +110,16 @@ func (e *Endpoint) deadlinePassed(n uint64) {
 		return
 	}
 	e.cut = true
-	victims := make([]Cutter, 0, len(e.tracked))
-	for c := range e.tracked {
-		victims = append(victims, c)
-	}
-	clear(e.tracked)
-	e.mu.Unlock()
-	for _, c := range victims {
+	// Cut under the lock, so that nothing is cut after its Untrack
+	// returned (Cut does not block).
+	for t := e.tracked.next; t != &e.tracked; {
+		next, c := t.next, t.c
+		*t = Tracked{}
 		c.Cut()
+		t = next
 	}
+	e.tracked.prev, e.tracked.next = &e.tracked, &e.tracked
+	e.mu.Unlock()
 }
 
 // undrain stops a running drain deadline, and ends a passed one so that
