@@ -117,23 +117,15 @@ const (
 // framing is the Seen bit of a canonical field name (0: not a framing
 // field).
 func framing(k string) Seen {
-	switch len(k) {
-	case len("Trailer"):
-		if k == "Trailer" {
-			return SeenTrailer
-		}
-	case len("Connection"):
-		if k == "Connection" {
-			return SeenConnection
-		}
-	case len("Content-Length"):
-		if k == "Content-Length" {
-			return SeenContentLength
-		}
-	case len("Transfer-Encoding"):
-		if k == "Transfer-Encoding" {
-			return SeenTransferEncoding
-		}
+	switch k {
+	case "Connection":
+		return SeenConnection
+	case "Content-Length":
+		return SeenContentLength
+	case "Transfer-Encoding":
+		return SeenTransferEncoding
+	case "Trailer":
+		return SeenTrailer
 	}
 	return 0
 }
