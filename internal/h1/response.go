@@ -101,7 +101,7 @@ func (w *response) WriteHeader(code int) {
 	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
 		w.closeAfter = true
 	}
-	if !w.chunked {
+	if trailers && !w.chunked {
 		delete(h, "Trailer") // no chunked body, nowhere to send them
 	}
 	bw := w.c.writer()

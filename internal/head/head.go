@@ -99,7 +99,10 @@ func ParseFields(s string, h http.Header) error {
 // Seen tells which of the fields that frame a message (see ReadFrame) a
 // parse (RequestFields) put into a header, so that ReadFrame looks up only
 // those: most heads carry one of the four at most, and a lookup in a
-// header map is a good part of the work of reading a head.
+// header map is a good part of the work of reading a head. It also tells
+// whether the header holds another hop-by-hop field (SeenHop), so that a
+// proxy passing the header on knows without a look whether it has any to
+// drop.
 type Seen uint8
 
 // The framing fields of Seen.
@@ -108,14 +111,16 @@ const (
 	SeenContentLength
 	SeenTransferEncoding
 	SeenTrailer
+	// SeenHop: a hop-by-hop field besides the framing ones (see Hop).
+	SeenHop
 
 	// SeenAll is for a header not known to be fresh from a parse: every
 	// field is looked up.
 	SeenAll Seen = 1<<iota - 1
 )
 
-// framing is the Seen bit of a canonical field name (0: not a framing
-// field).
+// framing is the Seen bit of a canonical field name (0: neither a
+// framing field nor a hop-by-hop one).
 func framing(k string) Seen {
 	switch k {
 	case "Connection":
@@ -126,8 +131,18 @@ func framing(k string) Seen {
 		return SeenTransferEncoding
 	case "Trailer":
 		return SeenTrailer
+	case "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
+		return SeenHop
 	}
 	return 0
+}
+
+// Hop reports whether a field, by its canonical name, is hop-by-hop (RFC
+// 9110 7.6.1, plus the non-standard Proxy-Connection): it describes one
+// connection and a proxy does not pass it on. The fields a Connection
+// field lists are hop-by-hop too; Hop does not know of them.
+func Hop(k string) bool {
+	return framing(k)&^SeenContentLength != 0
 }
 
 // RequestFields is ParseFields for a request's head, as net/http keeps it:

@@ -142,6 +142,11 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 			return resp, c, nil
 		}
 		x.use(nil)
+		if !c.resp.lent {
+			// The client's answer's header (see send): what this attempt
+			// read of a head must not reach it.
+			clear(c.resp.Header)
+		}
 		p.pool.discard(c)
 		if errors.Is(err, errStale) && retry == 0 && !x.body.sent() {
 			continue
@@ -184,7 +189,9 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		return nil, err
 	}
 	p.pool.lendReader(c)
-	p.pool.lendHeader(c)
+	// The head is read straight into the client's answer's header map,
+	// whose fields pass on as they are (responseHead).
+	p.pool.headerInto(c, x.rw.Header())
 	resp := &c.resp
 	for interim := false; ; interim = true {
 		err := readResponse(c.br, r.Method, resp)
@@ -284,7 +291,7 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 	if x.bodyDone != nil {
 		early, bodyErr = x.bodyWritten()
 	}
-	h := responseHead(x.rw.ResponseWriter, resp.Header)
+	h := responseHead(x.rw.ResponseWriter, resp)
 	h["X-Request-Id"] = x.idValue()
 	decorate(h, x.svc, x.https)
 	if early {

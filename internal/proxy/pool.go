@@ -254,24 +254,31 @@ func (p *pool) returnReader(c *backendConn) {
 	c.br = nil
 }
 
-// lendHeader lends c the map its response head is read into (see
-// backendResponse), unless it holds one; returnHeader takes it back once
-// the answer has been passed on. Like the buffers, the maps in use are the
-// few most recently used, still in the CPU's caches, where one kept by
-// each of many connections would be cold at its next answer.
-func (p *pool) lendHeader(c *backendConn) {
-	if c.resp.Header == nil {
-		c.resp.Header = p.headers.Get().(http.Header)
+// headerInto makes dst, the client's answer's empty header map, the one
+// c's response head is read into (see backendResponse). Where dst holds
+// fields already (set before the answer), it lends c one instead, unless
+// it holds one: the head's fields are then copied over (responseHead).
+// returnHeader takes a lent map back once the answer has been passed on.
+// Like the buffers, the maps in use are the few most recently used, still
+// in the CPU's caches, where one kept by each of many connections would
+// be cold at its next answer.
+func (p *pool) headerInto(c *backendConn, dst http.Header) {
+	switch {
+	case len(dst) == 0:
+		c.resp.Header, c.resp.lent = dst, false
+	case c.resp.Header == nil:
+		c.resp.Header, c.resp.lent = p.headers.Get().(http.Header), true
 	}
 }
 
-// returnHeader takes back c's response header map, emptied; one grown for
-// an unusual head is left to the GC. Nothing may use the response's
+// returnHeader lets go of c's response header map: a lent one goes back
+// to the pool emptied (one grown for an unusual head is left to the GC);
+// the client's answer's stays as it is. Nothing may use the response's
 // Header after (its values, handed on, stay valid).
 func (p *pool) returnHeader(c *backendConn) {
 	h := c.resp.Header
 	c.resp.Header = nil
-	if h != nil && len(h) <= keptFields {
+	if c.resp.lent && h != nil && len(h) <= keptFields {
 		clear(h)
 		p.headers.Put(h)
 	}

@@ -34,14 +34,18 @@ import (
 
 // backendResponse is a response head read by readResponse, and its body.
 // It belongs to its connection and is overwritten by the next response
-// read there, Header included: that map is cleared and refilled, and goes
-// back to the pool's (pool.returnHeader) once the answer has been passed
-// on, so it must not be handed on (its values may be).
+// read there. Header is the map the head is read into, cleared first:
+// mostly the client's answer's own (see send), else one lent by the pool
+// (lent), which goes back to the pool's (pool.returnHeader) once the
+// answer has been passed on, so it must not be handed on (its values
+// may be).
 type backendResponse struct {
 	StatusCode    int
 	Header        http.Header
-	ContentLength int64 // -1: unknown (chunked, or until the connection closes)
-	Close         bool  // the connection ends with this response
+	ContentLength int64     // -1: unknown (chunked, or until the connection closes)
+	Close         bool      // the connection ends with this response
+	lent          bool      // Header is the pool's (pool.headerInto), not the client's answer's
+	seen          head.Seen // the framing and hop-by-hop fields the head had
 	// Trailer holds the trailer fields announced in the head (nil values),
 	// then, once Body has returned io.EOF, those that came.
 	Trailer http.Header
@@ -74,16 +78,17 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !digit(code[1]) || !digit(code[2]) {
 		return malformed("HTTP status code", code)
 	}
-	h := r.Header // lent (pool.lendHeader), or an interim answer's: reused
-	if h == nil || len(h) > keptFields {
+	h, lent := r.Header, r.lent // the client's answer's, or lent (see send); an interim answer's: reused
+	if h == nil {
 		h = make(http.Header, strings.Count(fields, "\n"))
 	} else {
 		clear(h)
 	}
 	*r = backendResponse{} // in place: a literal with fields would be built on the stack first
 	r.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
-	r.Header, r.ContentLength, r.Body = h, -1, http.NoBody
+	r.Header, r.lent, r.ContentLength, r.Body = h, lent, -1, http.NoBody
 	_, seen, err := head.RequestFields(fields, r.Header, nil, nil)
+	r.seen = seen
 	if err != nil {
 		return err
 	}
@@ -137,8 +142,8 @@ func (r *backendResponse) bufferedWhole(br *bufio.Reader) bool {
 	return r.Body == io.Reader(&r.body) && r.ContentLength > 0 && int64(br.Buffered()) >= r.ContentLength
 }
 
-// keptFields bounds the header maps kept for the next response: one grown
-// for an unusual head is dropped.
+// keptFields bounds the header maps the pool keeps for the next response:
+// one grown for an unusual head is dropped.
 const keptFields = 32
 
 func digit(c byte) bool { return '0' <= c && c <= '9' }

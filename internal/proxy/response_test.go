@@ -232,22 +232,44 @@ func TestReadResponseReusesItsResponse(t *testing.T) {
 }
 
 // TestHeaderMapsLentPerAnswer: the map a response head is read into is
-// lent for one answer (pool.lendHeader) and comes back empty
+// the client's answer's when that is empty, and is then never pooled; else
+// it is lent for one answer (pool.headerInto) and comes back empty
 // (pool.returnHeader), so nothing of one answer's fields reaches another
 // that reuses it — on the same backend connection or, through the pool,
 // on another.
 func TestHeaderMapsLentPerAnswer(t *testing.T) {
 	p := newPool(TransportOptions{})
-	a, b := &backendConn{}, &backendConn{}
-	p.lendHeader(a)
+	a, b, c := &backendConn{}, &backendConn{}, &backendConn{}
+	set := http.Header{"Connection": {"close"}} // set before the answer
+	p.headerInto(a, set)
+	if !a.resp.lent || len(a.resp.Header) != 0 {
+		t.Fatalf("into a header with fields: lent %v, map %v", a.resp.lent, a.resp.Header)
+	}
 	a.resp.Header["X-First"] = []string{"1"}
 	p.returnHeader(a)
 	if a.resp.Header != nil {
 		t.Fatalf("returned, the connection still holds its map: %v", a.resp.Header)
 	}
-	p.lendHeader(b)
+	p.headerInto(b, set)
 	if len(b.resp.Header) != 0 {
 		t.Fatalf("a lent map holds an earlier answer's fields: %v", b.resp.Header)
+	}
+	own := http.Header{}
+	p.headerInto(c, own)
+	if c.resp.lent {
+		t.Fatal("into an empty header: a map was lent")
+	}
+	c.resp.Header["X-Own"] = []string{"1"}
+	p.returnHeader(c)
+	if c.resp.Header != nil || len(own) != 1 {
+		t.Fatalf("returned, the client's map: connection holds %v, map %v", c.resp.Header, own)
+	}
+	for range 4 {
+		p.headerInto(b, set)
+		if len(b.resp.Header) != 0 {
+			t.Fatalf("the client's map went to the pool: lent %v", b.resp.Header)
+		}
+		p.returnHeader(b)
 	}
 
 	// End to end: one backend connection, an answer with a field, then

@@ -7,19 +7,9 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
-)
 
-// hop reports whether a header is hop-by-hop (RFC 9110 7.6.1, plus the
-// non-standard Proxy-Connection): it describes one connection and is not
-// passed on.
-func hop(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
+	"github.com/webrouter/webrouter/internal/head"
+)
 
 // replaced reports whether a client header is dropped because the router
 // sets its own (or, for Expect, handles it itself).
@@ -101,7 +91,7 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 	b = append(b, "\r\n"...)
 	tokens := connectionTokens(r.Header)
 	for k, vv := range r.Header {
-		if hop(k) || replaced(k) || listed(k, tokens) {
+		if head.Hop(k) || replaced(k) || listed(k, tokens) {
 			continue
 		}
 		for _, v := range vv {
@@ -164,16 +154,38 @@ func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error
 }
 
 // responseHead returns w's header map with the backend's response headers
-// added, less hop-by-hop ones. src is the map lent for this answer
-// (pool.lendHeader), emptied when it goes back: its values are handed on,
-// never the map.
-func responseHead(w http.ResponseWriter, src http.Header) http.Header {
+// (resp.Header) in it, less hop-by-hop ones. Mostly that map is w's
+// already (read into directly, see send), and only hop-by-hop fields are
+// dropped, if the parse met any. Otherwise resp.Header is the map lent for
+// this answer (pool.headerInto), emptied when it goes back: its values
+// are copied, never the map.
+func responseHead(w http.ResponseWriter, resp *backendResponse) http.Header {
+	src := resp.Header
+	if !resp.lent {
+		if resp.seen&^head.SeenContentLength != 0 {
+			dropHop(src)
+		}
+		return src
+	}
 	tokens := connectionTokens(src)
 	h := w.Header()
 	for k, vv := range src {
-		if !hop(k) && !listed(k, tokens) {
+		if !head.Hop(k) && !listed(k, tokens) {
 			h[k] = vv
 		}
 	}
 	return h
+}
+
+// dropHop removes the hop-by-hop fields from h, those its Connection
+// fields list included. A call of its own: most answers have none.
+//
+//go:noinline
+func dropHop(h http.Header) {
+	tokens := connectionTokens(h)
+	for k := range h {
+		if head.Hop(k) || listed(k, tokens) {
+			delete(h, k)
+		}
+	}
 }
