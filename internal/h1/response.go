@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/webrouter/webrouter/internal/head"
 )
 
 // response is the http.ResponseWriter of one request.
@@ -76,7 +78,9 @@ func (w *response) WriteHeader(code int) {
 		delete(h, "Content-Length")
 	}
 	if v := h["Content-Length"]; len(v) == 1 {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+		if n, ok := head.Decimal(v[0]); ok {
+			w.cl = n
+		} else if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
 			w.cl = n
 		} else {
 			delete(h, "Content-Length")

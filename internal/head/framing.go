@@ -84,11 +84,31 @@ func contentLength(h http.Header) (int64, error) {
 		cls[0] = first
 		h["Content-Length"] = cls[:1:1]
 	}
+	if n, ok := Decimal(first); ok {
+		return n, nil
+	}
 	n, err := strconv.ParseUint(first, 10, 63)
 	if err != nil {
 		return 0, fmt.Errorf("bad Content-Length %s", Quote(first))
 	}
 	return int64(n), nil
+}
+
+// Decimal parses s if it is 1 to 18 decimal digits, the form nearly every
+// Content-Length has, in a few instructions where strconv's general parse
+// takes a hundred; ok false: s is something else, for strconv to judge.
+func Decimal(s string) (n int64, ok bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(d)
+	}
+	return n, true
 }
 
 // chunked removes Transfer-Encoding from h and reports whether the body is

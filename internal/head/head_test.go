@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +312,22 @@ func refusals(t *testing.T, cases map[string]string, run func(in string) error) 
 	for in, msg := range cases {
 		if err := run(in); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want an error saying %q", in, err, msg)
+		}
+	}
+}
+
+// TestDecimal: Decimal parses what strconv.ParseUint parses among strings
+// of digits, to the same number, and leaves everything else to it.
+func TestDecimal(t *testing.T) {
+	for _, s := range []string{"0", "7", "1024", "000123", "999999999999999999", "1000000000000000000", "9223372036854775807",
+		"", "+1", "-1", "1_000", " 1", "1 ", "0x10", "12a", "١٢"} {
+		n, ok := Decimal(s)
+		want, err := strconv.ParseUint(s, 10, 63)
+		switch {
+		case ok && (err != nil || int64(want) != n):
+			t.Errorf("Decimal(%q) = %d; strconv: %d, %v", s, n, want, err)
+		case !ok && len(s) >= 1 && len(s) <= 18 && err == nil:
+			t.Errorf("Decimal(%q) left to strconv a string of up to 18 digits", s)
 		}
 	}
 }

@@ -194,9 +194,9 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 	p.pool.headerInto(c, x.rw.Header())
 	resp := &c.resp
 	for interim := false; ; interim = true {
-		err := readResponse(c.br, r.Method, resp)
+		err := readResponse(c.br, r.Method, resp, x.vals[:])
 		if errors.Is(err, head.ErrTooLarge) && p.pool.grow(c) {
-			err = readResponse(c.br, r.Method, resp)
+			err = readResponse(c.br, r.Method, resp, x.vals[:])
 		}
 		if err != nil {
 			return nil, responseError(c, x, err, interim, replayable)

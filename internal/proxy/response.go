@@ -56,8 +56,10 @@ type backendResponse struct {
 }
 
 // readResponse reads the next response head from br, the answer to a
-// request with the given method, into r.
-func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
+// request with the given method, into r. The fields' values are kept in
+// vals' array when it is long enough (see head.RequestFields): r.Header
+// holds them there until it is no longer used.
+func readResponse(br *bufio.Reader, method string, r *backendResponse, vals []string) error {
 	s, err := head.ReadBlock(br, true)
 	if err != nil {
 		if errors.Is(err, head.ErrTooLarge) {
@@ -87,7 +89,7 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse) error {
 	*r = backendResponse{} // in place: a literal with fields would be built on the stack first
 	r.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 	r.Header, r.lent, r.ContentLength, r.Body = h, lent, -1, http.NoBody
-	_, seen, err := head.RequestFields(fields, r.Header, nil, nil)
+	_, seen, err := head.RequestFields(fields, r.Header, nil, vals)
 	r.seen = seen
 	if err != nil {
 		return err

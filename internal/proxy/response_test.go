@@ -112,7 +112,7 @@ func compareWithNetHTTP(t *testing.T, data []byte, head bool) {
 
 	br := bufio.NewReaderSize(bytes.NewReader(data), size)
 	var got backendResponse
-	err := readResponse(br, method, &got)
+	err := readResponse(br, method, &got, nil)
 	if err != nil {
 		if stdErr == nil && !refusedOnPurpose(data, std, size) {
 			t.Fatalf("%q: readResponse refused (%v); net/http read status %d, header %v", data, err, std.StatusCode, std.Header)
@@ -201,7 +201,7 @@ func TestReadResponseRefusals(t *testing.T) {
 	}
 	for in, want := range cases {
 		var r backendResponse
-		err := readResponse(bufio.NewReaderSize(strings.NewReader(in), 4096), http.MethodGet, &r)
+		err := readResponse(bufio.NewReaderSize(strings.NewReader(in), 4096), http.MethodGet, &r, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%.40q: error %v, want one saying %q", in, err, want)
 		}
@@ -216,13 +216,13 @@ func TestReadResponseReusesItsResponse(t *testing.T) {
 		"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\ngone"
 	br := bufio.NewReaderSize(strings.NewReader(in), 4096)
 	var r backendResponse
-	if err := readResponse(br, http.MethodGet, &r); err != nil {
+	if err := readResponse(br, http.MethodGet, &r, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := io.ReadAll(r.Body); err != nil || string(b) != "ok" || r.Trailer.Get("X-Sum") != "1" {
 		t.Fatalf("first: body %q (%v), trailer %v", b, err, r.Trailer)
 	}
-	if err := readResponse(br, http.MethodGet, &r); err != nil {
+	if err := readResponse(br, http.MethodGet, &r, nil); err != nil {
 		t.Fatal(err)
 	}
 	b, err := io.ReadAll(r.Body)
