@@ -1,7 +1,11 @@
 package h1
 
 import (
+	"bufio"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -39,5 +43,29 @@ func TestAddrString(t *testing.T) {
 	ta := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 5000}
 	if n := testing.AllocsPerRun(100, func() { _ = addrString(ta) }); n > 1 {
 		t.Errorf("addrString allocates %v times, want 1", n)
+	}
+}
+
+// TestStatusLines: the status lines written in one piece are the ones the
+// general path puts together.
+func TestStatusLines(t *testing.T) {
+	n := 0
+	for code := 100; code <= 999; code++ {
+		line := statusLine(code)
+		if line == "" {
+			continue
+		}
+		n++
+		var b strings.Builder
+		bw := bufio.NewWriter(&b)
+		bw.WriteString("HTTP/1.1 ")
+		bw.WriteString(strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n")
+		bw.Flush()
+		if line != b.String() {
+			t.Errorf("%d: %q, want %q", code, line, b.String())
+		}
+	}
+	if n == 0 {
+		t.Fatal("no status line is written in one piece")
 	}
 }

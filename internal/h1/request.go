@@ -34,8 +34,8 @@ func (c *conn) parseRequest() (*http.Request, error) {
 		return nil, errHeadTooLarge
 	}
 	line, fields := head.FirstLine(s)
-	method, rest, ok1 := strings.Cut(line, " ")
-	target, proto, ok2 := strings.Cut(rest, " ")
+	method, rest, ok1 := head.Cut(line, ' ')
+	target, proto, ok2 := head.Cut(rest, ' ')
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("malformed HTTP request %s", head.Quote(line))
 	}
@@ -154,7 +154,7 @@ func originForm(target string, u *url.URL) bool {
 	if target == "" || target[0] != '/' {
 		return false
 	}
-	path, query, hasQuery := strings.Cut(target, "?")
+	path, query, hasQuery := head.Cut(target, '?')
 	for i := 0; i < len(path); i++ {
 		if !pathKept[path[i]] {
 			return false

@@ -139,6 +139,10 @@ func skipHead(k string) bool {
 }
 
 func writeStatusLine(bw *bufio.Writer, code int) {
+	if line := statusLine(code); line != "" {
+		bw.WriteString(line)
+		return
+	}
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteByte(byte('0' + code/100)) // 100 ≤ code ≤ 999 (WriteHeader)
 	bw.WriteByte(byte('0' + code/10%10))
@@ -150,6 +154,34 @@ func writeStatusLine(bw *bufio.Writer, code int) {
 	}
 	bw.WriteString(text)
 	bw.WriteString("\r\n")
+}
+
+// statusLine is the status line of the commonest answers, written in one
+// piece ("": another code, put together by writeStatusLine).
+func statusLine(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "HTTP/1.1 200 OK\r\n"
+	case http.StatusNoContent:
+		return "HTTP/1.1 204 No Content\r\n"
+	case http.StatusPartialContent:
+		return "HTTP/1.1 206 Partial Content\r\n"
+	case http.StatusMovedPermanently:
+		return "HTTP/1.1 301 Moved Permanently\r\n"
+	case http.StatusFound:
+		return "HTTP/1.1 302 Found\r\n"
+	case http.StatusNotModified:
+		return "HTTP/1.1 304 Not Modified\r\n"
+	case http.StatusPermanentRedirect:
+		return "HTTP/1.1 308 Permanent Redirect\r\n"
+	case http.StatusNotFound:
+		return "HTTP/1.1 404 Not Found\r\n"
+	case http.StatusBadGateway:
+		return "HTTP/1.1 502 Bad Gateway\r\n"
+	case http.StatusServiceUnavailable:
+		return "HTTP/1.1 503 Service Unavailable\r\n"
+	}
+	return ""
 }
 
 // writeFields writes h's fields, less those skip names, with invalid names

@@ -77,6 +77,16 @@ func Buffered(br *bufio.Reader) bool {
 
 var crlfEnd, lfEnd = []byte("\n\r\n"), []byte("\n\n")
 
+// Cut is strings.Cut for a separator of one byte, without the general
+// search strings.Cut goes through: it splits a start line in a few
+// instructions.
+func Cut(s string, sep byte) (before, after string, found bool) {
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
 // FirstLine splits s after its first line, returning the line without its
 // line end.
 func FirstLine(s string) (line, rest string) {

@@ -331,3 +331,16 @@ func TestDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestCut: Cut splits as strings.Cut does with the same one-byte separator.
+func TestCut(t *testing.T) {
+	for _, s := range []string{"", " ", "GET / HTTP/1.1", "a  b", "/p?q?r", "no-sep", "end "} {
+		for _, sep := range []byte{' ', '?'} {
+			b, a, f := Cut(s, sep)
+			wb, wa, wf := strings.Cut(s, string(sep))
+			if b != wb || a != wa || f != wf {
+				t.Errorf("Cut(%q, %q) = %q, %q, %v; strings.Cut: %q, %q, %v", s, sep, b, a, f, wb, wa, wf)
+			}
+		}
+	}
+}

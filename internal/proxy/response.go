@@ -68,7 +68,7 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse, vals []st
 		return err
 	}
 	line, fields := head.FirstLine(s)
-	proto, status, ok := strings.Cut(line, " ")
+	proto, status, ok := head.Cut(line, ' ')
 	if !ok {
 		return malformed("HTTP response", line)
 	}
@@ -76,7 +76,7 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse, vals []st
 	if !ok {
 		return malformed("HTTP version", proto)
 	}
-	code, _, _ := strings.Cut(strings.TrimLeft(status, " "), " ")
+	code, _, _ := head.Cut(strings.TrimLeft(status, " "), ' ')
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !digit(code[1]) || !digit(code[2]) {
 		return malformed("HTTP status code", code)
 	}
