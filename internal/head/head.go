@@ -158,16 +158,13 @@ func Hop(k string) bool {
 // RequestFields is ParseFields for a request's head, as net/http keeps it:
 // the Host field's values are appended to *host instead of going into h
 // (a request's Host is a field of its own; a nil host keeps Host in h).
-// The fields' values are kept in scratch's array when it is long enough;
-// the array used is returned, for the caller to pass again once h and its
-// values are no longer in use (the next request on the connection), with
-// the framing fields met (for ReadFrame).
+// The fields' values are kept in scratch's array, and those it has no room
+// for in one allocated for the rest; the last array used is returned, for
+// the caller to pass again once h and its values are no longer in use (the
+// next request on the connection), with the framing fields met (for
+// ReadFrame).
 func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, Seen, error) {
-	n := strings.Count(s, "\n")
-	if cap(scratch) < n {
-		scratch = make([]string, n)
-	}
-	vals := scratch[:n]
+	vals := scratch[:cap(scratch)]
 	var seen Seen
 	for len(s) > 0 {
 		line, rest := FirstLine(s)
@@ -200,6 +197,12 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 		if vv, ok := h[k]; ok {
 			h[k] = append(vv, v)
 			continue
+		}
+		if len(vals) == 0 {
+			// More fields than scratch holds: an array for the rest, which
+			// the caller gets to pass next time.
+			scratch = make([]string, strings.Count(s, "\n")+1)
+			vals = scratch
 		}
 		vals[0] = v
 		h[k], vals = vals[:1:1], vals[1:]

@@ -96,6 +96,20 @@ func TestRequestFields(t *testing.T) {
 	if err != nil || len(got) < 2 || h.Get("A") != "1" || h.Get("B") != "2" {
 		t.Fatalf("a short scratch: %v, %v, %v", got, h, err)
 	}
+	// Values past the scratch's end go into an array of their own, which
+	// is returned; appending to a value does not spill into the next.
+	clear(h)
+	short := make([]string, 2)
+	got, _, err = RequestFields("A: 1\r\nB: 2\r\nC: 3\r\nA: 4\r\nD: 5\r\nE: 6\r\n\r\n", h, &host, short)
+	want := http.Header{"A": {"1", "4"}, "B": {"2"}, "C": {"3"}, "D": {"5"}, "E": {"6"}}
+	if err != nil || !reflect.DeepEqual(h, want) || &got[0] == &short[0] || len(got) < 4 {
+		t.Fatalf("past the scratch: %v (returned %d), %v", h, len(got), err)
+	}
+	h["B"] = append(h["B"], "x")
+	h["C"] = append(h["C"], "y")
+	if h.Get("C") != "3" || h.Get("D") != "5" {
+		t.Fatalf("an append spilled into a neighbour: %v", h)
+	}
 }
 
 func TestParseFields(t *testing.T) {
