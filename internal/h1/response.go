@@ -54,7 +54,7 @@ func (w *response) WriteHeader(code int) {
 		// headers set so far; the final answer follows.
 		bw := w.c.writer()
 		writeStatusLine(bw, code)
-		writeFields(bw, h, nil)
+		writeFields(bw, h)
 		bw.WriteString("\r\n")
 		if err := bw.Flush(); err != nil {
 			w.fail(err)
@@ -74,47 +74,49 @@ func (w *response) WriteHeader(code int) {
 		w.continueMu.Unlock()
 	}
 	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified || code < 200
-	if code == http.StatusNoContent {
-		delete(h, "Content-Length")
+	bw := w.c.writer()
+	writeStatusLine(bw, code)
+	// The fields go out in one pass over the map, which sets aside those
+	// the framing depends on: they are written after, as it decides.
+	f := writeHeadFields(bw, h)
+	cl := f.cl
+	if code == http.StatusNoContent || len(cl) > 1 {
+		cl = nil
 	}
-	if v := h["Content-Length"]; len(v) == 1 {
-		if n, ok := head.Decimal(v[0]); ok {
+	if len(cl) == 1 {
+		if n, ok := head.Decimal(cl[0]); ok {
 			w.cl = n
-		} else if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+		} else if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n >= 0 {
 			w.cl = n
 		} else {
-			delete(h, "Content-Length")
+			cl = nil
 		}
-	} else if len(v) > 1 {
-		delete(h, "Content-Length")
 	}
-	trailers := h["Trailer"] != nil
+	trailers := f.trailer != nil
 	switch {
 	case w.noBody:
 	case w.cl >= 0 && !trailers:
 	case w.req.ProtoAtLeast(1, 1):
-		w.chunked, w.cl = true, -1
-		delete(h, "Content-Length")
+		w.chunked, w.cl, cl = true, -1, nil
 	default:
 		w.closeAfter = true // HTTP/1.0: the close ends the body
 		if trailers {
-			w.cl = -1
-			delete(h, "Content-Length")
+			w.cl, cl = -1, nil
 		}
 	}
-	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
+	if httpguts.HeaderValuesContainsToken(f.conn, "close") {
 		w.closeAfter = true
 	}
-	if trailers && !w.chunked {
-		delete(h, "Trailer") // no chunked body, nowhere to send them
+	if cl != nil {
+		writeField(bw, "Content-Length", cl)
 	}
-	bw := w.c.writer()
-	writeStatusLine(bw, code)
-	writeFields(bw, h, skipHead)
 	if w.chunked {
+		if trailers {
+			writeField(bw, "Trailer", f.trailer) // else nowhere to send them
+		}
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
-	if _, ok := h["Date"]; !ok {
+	if !f.date {
 		bw.WriteString("Date: ")
 		bw.WriteString(w.c.s.httpDate())
 		bw.WriteString("\r\n")
@@ -128,14 +130,41 @@ func (w *response) WriteHeader(code int) {
 	bw.WriteString("\r\n")
 }
 
-// skipHead is what the head does not copy from the handler's headers: the
-// framing and connection fields the writer sets itself, and trailers.
-func skipHead(k string) bool {
-	switch k {
-	case "Connection", "Transfer-Encoding", "Keep-Alive":
-		return true
+// headFields are the handler's fields the head's framing depends on, as
+// writeHeadFields found them.
+type headFields struct {
+	cl, trailer, conn []string // Content-Length's, Trailer's and Connection's values
+	date              bool     // a Date field is set (maybe empty: no Date then)
+}
+
+// writeHeadFields writes h's fields but those the writer sets itself
+// (Connection, Transfer-Encoding, Keep-Alive), trailers (http.TrailerPrefix),
+// and those the framing decides on (Content-Length, Trailer), which it
+// returns with Connection's values and whether Date is set. It is
+// writeFields with the lookups WriteHeader needs made on the way.
+func writeHeadFields(bw *bufio.Writer, h http.Header) (f headFields) {
+	for k, vv := range h {
+		switch k {
+		case "Content-Length":
+			f.cl = vv
+			continue
+		case "Trailer":
+			f.trailer = vv
+			continue
+		case "Connection":
+			f.conn = vv
+			continue
+		case "Transfer-Encoding", "Keep-Alive":
+			continue
+		case "Date":
+			f.date = true
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		writeField(bw, k, vv)
 	}
-	return strings.HasPrefix(k, http.TrailerPrefix)
+	return f
 }
 
 func writeStatusLine(bw *bufio.Writer, code int) {
@@ -184,31 +213,36 @@ func statusLine(code int) string {
 	return ""
 }
 
-// writeFields writes h's fields, less those skip names, with invalid names
-// left out and line breaks in values turned to spaces (as net/http does).
-func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
+// writeFields writes h's fields, with invalid names left out and line
+// breaks in values turned to spaces (as net/http does).
+func writeFields(bw *bufio.Writer, h http.Header) {
 	for k, vv := range h {
-		if skip != nil && skip(k) || !httpguts.ValidHeaderFieldName(k) {
+		writeField(bw, k, vv)
+	}
+}
+
+// writeField writes the field k with its values vv, as writeFields does.
+func writeField(bw *bufio.Writer, k string, vv []string) {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return
+	}
+	for _, v := range vv {
+		if n := len(v); strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 ||
+			n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
+			v = cleanValue(v)
+		}
+		if bw.Available() < len(k)+len(v)+4 {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
 			continue
 		}
-		for _, v := range vv {
-			if n := len(v); strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 ||
-				n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
-				v = cleanValue(v)
-			}
-			if bw.Available() < len(k)+len(v)+4 {
-				bw.WriteString(k)
-				bw.WriteString(": ")
-				bw.WriteString(v)
-				bw.WriteString("\r\n")
-				continue
-			}
-			// The common case: the line fits the buffer, one copy.
-			b := append(bw.AvailableBuffer(), k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			bw.Write(append(b, "\r\n"...))
-		}
+		// The common case: the line fits the buffer, one copy.
+		b := append(bw.AvailableBuffer(), k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		bw.Write(append(b, "\r\n"...))
 	}
 }
 
@@ -431,13 +465,13 @@ func (w *response) writeTrailers(bw *bufio.Writer) {
 		for _, k := range strings.Split(v, ",") {
 			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
 			if vv, ok := h[k]; ok && httpguts.ValidTrailerHeader(k) {
-				writeFields(bw, http.Header{k: vv}, nil)
+				writeField(bw, k, vv)
 			}
 		}
 	}
 	for k, vv := range h {
 		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpguts.ValidTrailerHeader(name) {
-			writeFields(bw, http.Header{name: vv}, nil)
+			writeField(bw, name, vv)
 		}
 	}
 }

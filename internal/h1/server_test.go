@@ -1146,3 +1146,80 @@ func TestWatchLooksFirst(t *testing.T) {
 		t.Errorf("the client that left at 320 ms was seen after %v, by the watcher after all %d looks, not by a look", e.after, e.looks)
 	}
 }
+
+// TestResponseFraming: the fields the head's framing depends on, set by
+// the handler, go out (or not) as the framing decides, each once, and the
+// fields the writer sets itself are never copied.
+func TestResponseFraming(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		q := r.URL.Query()
+		if v, ok := q["cl"]; ok {
+			h["Content-Length"] = v
+		}
+		if q.Has("trailer") {
+			h.Set("Trailer", "X-Sum")
+		}
+		if q.Has("close") {
+			h.Set("Connection", "close")
+		}
+		if q.Has("date") {
+			h.Set("Date", "Mon, 01 Jan 2024 00:00:00 GMT")
+		}
+		h.Set("Keep-Alive", "timeout=1")
+		h.Set("Transfer-Encoding", "gzip")
+		h.Set("X-Other", "1")
+		if q.Has("204") {
+			w.WriteHeader(204)
+			return
+		}
+		io.WriteString(w, "hello")
+		if q.Has("trailer") {
+			h.Set("X-Sum", "42")
+		}
+	}), nil)
+	for _, c := range []struct {
+		target, proto string
+		want, not     []string
+	}{
+		{"/?cl=5", "HTTP/1.1", []string{"Content-Length: 5"}, []string{"chunked"}},
+		{"/?cl=abc", "HTTP/1.1", []string{"Transfer-Encoding: chunked"}, []string{"Content-Length"}},
+		{"/?cl=5&cl=5", "HTTP/1.1", []string{"Transfer-Encoding: chunked"}, []string{"Content-Length"}},
+		{"/?cl=5&204", "HTTP/1.1", nil, []string{"Content-Length", "chunked"}},
+		{"/?cl=5&trailer", "HTTP/1.1", []string{"Transfer-Encoding: chunked", "Trailer: X-Sum"}, []string{"Content-Length"}},
+		{"/?cl=5&trailer", "HTTP/1.0", []string{"Connection: close"}, []string{"Content-Length", "Trailer", "chunked"}},
+		{"/?cl=5&close", "HTTP/1.1", []string{"Content-Length: 5", "Connection: close"}, nil},
+		{"/?cl=5&date", "HTTP/1.1", []string{"Date: Mon, 01 Jan 2024 00:00:00 GMT"}, nil},
+	} {
+		out := raw(t, addr, "GET "+c.target+" "+c.proto+"\r\nHost: a\r\nConnection: close\r\n\r\n")
+		headText, _, _ := strings.Cut(out, "\r\n\r\n")
+		lines := strings.Split(headText, "\r\n")
+		count := func(prefix string) int {
+			n := 0
+			for _, l := range lines[1:] {
+				if strings.HasPrefix(l, prefix) {
+					n++
+				}
+			}
+			return n
+		}
+		for _, w := range c.want {
+			if count(w) != 1 {
+				t.Errorf("%s %s: want one %q in\n%s", c.proto, c.target, w, headText)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(headText, n) {
+				t.Errorf("%s %s: %q in\n%s", c.proto, c.target, n, headText)
+			}
+		}
+		for _, once := range []string{"Date: ", "Connection: ", "X-Other: 1"} {
+			if count(once) != 1 {
+				t.Errorf("%s %s: %q %d times in\n%s", c.proto, c.target, once, count(once), headText)
+			}
+		}
+		if strings.Contains(headText, "Keep-Alive") || strings.Contains(headText, "gzip") {
+			t.Errorf("%s %s: a field the writer sets itself was copied:\n%s", c.proto, c.target, headText)
+		}
+	}
+}
