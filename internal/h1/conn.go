@@ -230,6 +230,7 @@ type slot struct {
 	// field's: reqH's values are slices of vals.
 	vals []string
 	host [1]string
+	seen head.Seen // which of head.Seen's fields req's head had
 }
 
 // maxKeptFields bounds the header maps a slot keeps: a map grown for an
@@ -560,7 +561,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	// router with many connections (see forwardHeader in package proxy).
 	w := &c.slot.w
 	*w = response{}
-	w.c, w.req, w.cl, w.h = c, req, -1, c.slot.resH
+	w.c, w.req, w.cl, w.h, w.seen = c, req, -1, c.slot.resH, c.slot.seen
 	c.slot.resH = nil
 	reqH := req.Header
 	if req.Body != nil && req.Body != http.NoBody && !c.takeBody(req, w) {
@@ -575,7 +576,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	if req.ProtoAtLeast(1, 1) {
 		w.closeAfter = req.Close
 	} else {
-		w.closeAfter = !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
+		w.closeAfter = w.seen&head.SeenConnection == 0 || !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
 	}
 	w.asked = w.closeAfter
 	if req.Method == "OPTIONS" && req.RequestURI == "*" {
@@ -583,7 +584,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 		c.recycle(reqH)
 		return keep
 	}
-	c.arm(w.body, req.Header["Upgrade"] == nil)
+	c.arm(w.body, w.seen&head.SeenHop == 0 || req.Header["Upgrade"] == nil)
 	defer func() {
 		if v := recover(); v != nil {
 			c.recovered(v, req)
@@ -609,7 +610,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 //go:noinline
 func (c *conn) takeBody(req *http.Request, w *response) bool {
 	b := &body{rc: req.Body, c: c, w: w}
-	if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+	if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && w.seen&head.SeenExpect != 0 {
 		if e, ok := req.Header["Expect"]; ok {
 			if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
 				c.reject(statusError{http.StatusExpectationFailed, "417 Expectation Failed"})

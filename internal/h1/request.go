@@ -72,6 +72,7 @@ func (c *conn) parseRequest() (*http.Request, error) {
 	if c.slot.vals, seen, err = head.RequestFields(fields, h, &hosts, c.slot.vals); err != nil {
 		return nil, err
 	}
+	c.slot.seen = seen
 	if len(hosts) > 1 {
 		return nil, errors.New("too many Host headers")
 	}

@@ -27,8 +27,9 @@ type response struct {
 	cl          int64 // declared Content-Length; -1: none
 	written     int64
 	closeAfter  bool
-	asked       bool  // the client asked to close after this request
-	err         error // a write failed
+	asked       bool      // the client asked to close after this request
+	seen        head.Seen // which of head.Seen's fields req's head had (RequestSeen)
+	err         error     // a write failed
 
 	continueMu sync.Mutex // orders a body reader's "100 Continue" before the head
 	headerDone bool       // under continueMu: the head was written
@@ -398,6 +399,12 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // goroutine that saw the end (the client watch, the server's reaction to
 // BaseContext ending, or the handler's own): it must not block.
 func (w *response) CutOnGone(x interface{ Cut() }) { w.c.setCutter(x) }
+
+// RequestSeen reports which of the fields head.Seen names the request's
+// head had, as parsed: a field it does not report is not in req.Header,
+// unless the handler (or one before it) put it there, so a handler that
+// leaves req.Header as it came can skip the lookup.
+func (w *response) RequestSeen() head.Seen { return w.seen }
 
 // SetReadDeadline sets the connection's read deadline (request body reads).
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rd.Set(t) }

@@ -112,7 +112,8 @@ func ParseFields(s string, h http.Header) error {
 // header map is a good part of the work of reading a head. It also tells
 // whether the header holds another hop-by-hop field (SeenHop), so that a
 // proxy passing the header on knows without a look whether it has any to
-// drop.
+// drop, and which of the fields a router consults on nearly every request
+// it holds, so that those absent are not looked up.
 type Seen uint8
 
 // The framing fields of Seen.
@@ -121,16 +122,23 @@ const (
 	SeenContentLength
 	SeenTransferEncoding
 	SeenTrailer
-	// SeenHop: a hop-by-hop field besides the framing ones (see Hop).
+	// SeenHop: a hop-by-hop field besides the framing ones (see Hop):
+	// Upgrade and Te among them.
 	SeenHop
+	// The fields a router consults on nearly every request.
+	SeenExpect
+	SeenRequestID    // X-Request-Id
+	SeenForwardedFor // X-Forwarded-For
+
+	// SeenHopByHop are the bits of the hop-by-hop fields.
+	SeenHopByHop = SeenConnection | SeenTransferEncoding | SeenTrailer | SeenHop
 
 	// SeenAll is for a header not known to be fresh from a parse: every
 	// field is looked up.
-	SeenAll Seen = 1<<iota - 1
+	SeenAll Seen = 1<<8 - 1
 )
 
-// framing is the Seen bit of a canonical field name (0: neither a
-// framing field nor a hop-by-hop one).
+// framing is the Seen bit of a canonical field name (0: none of Seen's).
 func framing(k string) Seen {
 	switch k {
 	case "Connection":
@@ -143,6 +151,12 @@ func framing(k string) Seen {
 		return SeenTrailer
 	case "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
 		return SeenHop
+	case "Expect":
+		return SeenExpect
+	case "X-Request-Id":
+		return SeenRequestID
+	case "X-Forwarded-For":
+		return SeenForwardedFor
 	}
 	return 0
 }
@@ -152,7 +166,7 @@ func framing(k string) Seen {
 // connection and a proxy does not pass it on. The fields a Connection
 // field lists are hop-by-hop too; Hop does not know of them.
 func Hop(k string) bool {
-	return framing(k)&^SeenContentLength != 0
+	return framing(k)&SeenHopByHop != 0
 }
 
 // RequestFields is ParseFields for a request's head, as net/http keeps it:

@@ -358,3 +358,23 @@ func TestCut(t *testing.T) {
 		}
 	}
 }
+
+// TestSeenFields: a parse reports each field Seen names, and only those;
+// Hop knows the hop-by-hop fields (RFC 9110 7.6.1, and Proxy-Connection).
+func TestSeenFields(t *testing.T) {
+	for field, bit := range map[string]Seen{
+		"Connection": SeenConnection, "Content-Length": SeenContentLength, "Transfer-Encoding": SeenTransferEncoding,
+		"Trailer": SeenTrailer, "Upgrade": SeenHop, "te": SeenHop, "Keep-Alive": SeenHop, "Proxy-Connection": SeenHop,
+		"Proxy-Authenticate": SeenHop, "Proxy-Authorization": SeenHop, "expect": SeenExpect,
+		"X-Request-Id": SeenRequestID, "x-forwarded-for": SeenForwardedFor, "X-Forwarded-Host": 0, "Accept": 0,
+	} {
+		_, seen, err := RequestFields(field+": 1\r\nAccept-Language: en\r\n\r\n", http.Header{}, nil, nil)
+		if err != nil || seen != bit {
+			t.Errorf("%s: seen %08b, want %08b (%v)", field, seen, bit, err)
+		}
+		hop := bit&SeenHopByHop != 0
+		if Hop(http.CanonicalHeaderKey(field)) != hop {
+			t.Errorf("Hop(%s) = %v, want %v", field, !hop, hop)
+		}
+	}
+}

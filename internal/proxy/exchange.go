@@ -10,6 +10,7 @@ import (
 
 	"github.com/webrouter/webrouter/internal/balance"
 	"github.com/webrouter/webrouter/internal/deadline"
+	"github.com/webrouter/webrouter/internal/head"
 	"github.com/webrouter/webrouter/internal/route"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
@@ -48,7 +49,8 @@ type exchange struct {
 	// 464, allocated as 480.
 	https       bool // the client came through the TLS entry point
 	deadRetried bool
-	gone        bool // the client went away before its answer
+	gone        bool      // the client went away before its answer
+	seen        head.Seen // which of head.Seen's fields the client's request has (see requestSeen)
 
 	// Cut off (see Cut): the client went away, or the target's drain
 	// deadline passed. conn is the fast path's backend connection while an

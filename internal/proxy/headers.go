@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/webrouter/webrouter/internal/head"
 	"github.com/webrouter/webrouter/internal/route"
 )
 
@@ -110,7 +111,7 @@ func (x *exchange) forwardHeader(in *http.Request, i int) (key, value string) {
 	switch i {
 	case 0:
 		xff := x.clientIP
-		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+		if prior := x.values(in, head.SeenForwardedFor, "X-Forwarded-For"); len(prior) > 0 {
 			xff = strings.Join(prior, ", ") + ", " + xff
 		}
 		return "X-Forwarded-For", xff

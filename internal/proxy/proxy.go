@@ -102,11 +102,14 @@ func (p *Proxy) Active() int64 { return p.active.Load() }
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
 	defer p.active.Add(-1)
-	x := &exchange{clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}, clientCtx: r.Context(), https: r.TLS != nil}
+	x := &exchange{clientIP: clientIP(r.RemoteAddr), rw: recorder{ResponseWriter: w}, clientCtx: r.Context(), https: r.TLS != nil, seen: head.SeenAll}
+	if s, ok := w.(requestSeen); ok {
+		x.seen = s.RequestSeen()
+	}
 	if p.alog != nil {
 		x.start = p.now() // only the access log uses it; without one, a clock reading less per request
 	}
-	if id := head.Get(r.Header, "X-Request-Id"); validRequestID(id) {
+	if id := x.field(r, head.SeenRequestID, "X-Request-Id"); validRequestID(id) {
 		x.id = id
 	} else {
 		x.id = p.ids.next()
@@ -127,7 +130,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.redirectHTTPS(x, r)
 		return
 	}
-	if p.pool != nil && head.Get(r.Header, "Upgrade") == "" && !x.svc.H2C {
+	if p.pool != nil && x.field(r, head.SeenHop, "Upgrade") == "" && !x.svc.H2C {
 		// The client's context ending cuts the exchange off (as does the
 		// target's drain deadline, see beginAttempt); h1 does it without a
 		// context registration per request.
@@ -165,6 +168,30 @@ func (p *Proxy) reverse(x *exchange, r *http.Request) {
 	defer cancel()
 	x.cancel = cancel
 	p.rp.ServeHTTP(&x.rw, r.WithContext(withExchange(ctx, x)))
+}
+
+// requestSeen is a ResponseWriter (h1's) that knows which of the fields
+// head.Seen names its request's head had: the proxy looks up only those
+// (see exchange.field). The proxy leaves the request's header as it came.
+type requestSeen interface {
+	RequestSeen() head.Seen
+}
+
+// field is the client's request's first value of key, a field whose bit
+// in head.Seen is bit: "" without a lookup when the head did not have it.
+func (x *exchange) field(r *http.Request, bit head.Seen, key string) string {
+	if x.seen&bit == 0 {
+		return ""
+	}
+	return head.Get(r.Header, key)
+}
+
+// values is the client's request's values of key, as field is its first.
+func (x *exchange) values(r *http.Request, bit head.Seen, key string) []string {
+	if x.seen&bit == 0 {
+		return nil
+	}
+	return r.Header[key]
 }
 
 // cutOnGone is a ResponseWriter (h1's) that cuts off what it is given when

@@ -98,6 +98,7 @@ func TestForwardingHeaders(t *testing.T) {
 		"Connection":        {"X-Client-Hop"},
 		"X-Client-Hop":      {"hop"},
 		"X-Request-Id":      {"client-id-123"},
+		"Te":                {"trailers"},
 	}
 	resp := r.do("GET", "Demo.com:8080", "/", hdr)
 	if got := resp.Header.Get("X-Request-Id"); got != "client-id-123" {
@@ -116,6 +117,7 @@ func TestForwardingHeaders(t *testing.T) {
 		"X-Forwarded-Host":  "Demo.com:8080",
 		"X-Request-Id":      "client-id-123",
 		"X-Client-Hop":      "",
+		"Te":                "trailers",
 	}
 	for k, v := range want {
 		if got := e.Header.Get(k); got != v {

@@ -89,7 +89,10 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, r.Host...)
 	b = append(b, "\r\n"...)
-	tokens := connectionTokens(r.Header)
+	var tokens []string
+	if x.seen&head.SeenConnection != 0 {
+		tokens = connectionTokens(r.Header)
+	}
 	for k, vv := range r.Header {
 		if head.Hop(k) || replaced(k) || listed(k, tokens) {
 			continue
@@ -98,7 +101,7 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 			b = appendField(b, k, v)
 		}
 	}
-	if r.Header["Te"] != nil && wantsTrailers(r.Header) {
+	if x.seen&head.SeenHop != 0 && r.Header["Te"] != nil && wantsTrailers(r.Header) {
 		b = appendField(b, "Te", "trailers")
 	}
 	for i := range forwarded {
@@ -162,7 +165,7 @@ func writeBody(bw *bufio.Writer, body io.Reader, length int64, buf []byte) error
 func responseHead(w http.ResponseWriter, resp *backendResponse) http.Header {
 	src := resp.Header
 	if !resp.lent {
-		if resp.seen&^head.SeenContentLength != 0 {
+		if resp.seen&head.SeenHopByHop != 0 {
 			dropHop(src)
 		}
 		return src
