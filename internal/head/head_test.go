@@ -2,9 +2,11 @@ package head
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -377,4 +379,61 @@ func TestSeenFields(t *testing.T) {
 			t.Errorf("Hop(%s) = %v, want %v", field, !hop, hop)
 		}
 	}
+}
+
+// TestReadBlockAgreesWithLines checks ReadBlock against its definition:
+// the lines one by one up to the first empty one. Random heads of CR, LF
+// and letters arrive in random pieces (a reader that returns a few bytes
+// at a time), so the search resumes where the last stopped, often between
+// a CR and its LF.
+func TestReadBlockAgreesWithLines(t *testing.T) {
+	byLines := func(b []byte, withStart bool) int {
+		first := withStart
+		for scan := 0; ; {
+			j := bytes.IndexByte(b[scan:], '\n')
+			if j < 0 {
+				return -1
+			}
+			empty := j == 0 || j == 1 && b[scan] == '\r'
+			scan += j + 1
+			if empty && !first {
+				return scan
+			}
+			first = false
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("\r\n\r\na:")
+	for n := 0; n < 20000; n++ {
+		in := make([]byte, rng.IntN(24))
+		for i := range in {
+			in[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		withStart := rng.IntN(2) == 0
+		want := byLines(in, withStart)
+		br := bufio.NewReaderSize(&trickle{b: in, rng: rng}, 64)
+		got, err := ReadBlock(br, withStart)
+		switch {
+		case want < 0 && err == nil:
+			t.Fatalf("%q (start %v): block %q, want none", in, withStart, got)
+		case want >= 0 && (err != nil || got != string(in[:want])):
+			t.Fatalf("%q (start %v): block %q, %v; want %q", in, withStart, got, err, in[:want])
+		}
+	}
+}
+
+// trickle reads b a few bytes at a time.
+type trickle struct {
+	b   []byte
+	rng *rand.Rand
+}
+
+func (r *trickle) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(r.b), 1+r.rng.IntN(3))
+	copy(p, r.b[:n])
+	r.b = r.b[n:]
+	return n, nil
 }
