@@ -177,21 +177,22 @@ type requestSeen interface {
 	RequestSeen() head.Seen
 }
 
-// field is the client's request's first value of key, a field whose bit
-// in head.Seen is bit: "" without a lookup when the head did not have it.
-func (x *exchange) field(r *http.Request, bit head.Seen, key string) string {
-	if x.seen&bit == 0 {
-		return ""
-	}
-	return head.Get(r.Header, key)
-}
-
-// values is the client's request's values of key, as field is its first.
+// values is the client's request's values of key (canonical), a field
+// whose bit in head.Seen is bit: none, without a lookup, when the head did
+// not have it.
 func (x *exchange) values(r *http.Request, bit head.Seen, key string) []string {
 	if x.seen&bit == 0 {
 		return nil
 	}
 	return r.Header[key]
+}
+
+// field is the first of values, or "".
+func (x *exchange) field(r *http.Request, bit head.Seen, key string) string {
+	if vv := x.values(r, bit, key); len(vv) > 0 {
+		return vv[0]
+	}
+	return ""
 }
 
 // cutOnGone is a ResponseWriter (h1's) that cuts off what it is given when
