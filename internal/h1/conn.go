@@ -179,27 +179,28 @@ func (c *conn) setState(st http.ConnState) {
 // by the watch when the client leaves, and by the server for every live
 // connection when BaseContext ends (live.cutAll) — not through a
 // context.AfterFunc, which would cost a registration per connection.
-// Calls after the first find nothing to cut.
+// Calls after the first find nothing to cut. The cut is made under the
+// lock, so once setCutter has replaced a cutter (the handler returned),
+// that cutter is not cut any more.
 func (c *conn) cutNow() {
 	c.cutMu.Lock()
+	defer c.cutMu.Unlock()
 	cur := c.cutter
 	c.cutter, c.cutDone = nil, true
-	c.cutMu.Unlock()
 	if cur != nil {
 		cur.Cut()
 	}
 }
 
 // setCutter makes x what cutNow cuts off (nil: nothing); if the context
-// has already ended, x is cut at once.
+// has already ended, x is cut at once. When it returns, the cutter it
+// replaced is not being cut, nor will be.
 func (c *conn) setCutter(x interface{ Cut() }) {
 	c.cutMu.Lock()
-	done := c.cutDone
-	if !done {
+	defer c.cutMu.Unlock()
+	if !c.cutDone {
 		c.cutter = x
-	}
-	c.cutMu.Unlock()
-	if done && x != nil {
+	} else if x != nil {
 		x.Cut()
 	}
 }

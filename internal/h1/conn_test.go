@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -67,5 +68,49 @@ func TestStatusLines(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no status line is written in one piece")
+	}
+}
+
+// blockingCutter is a cutter whose Cut waits to be let go, so that a test
+// can see what runs while a cut is under way.
+type blockingCutter struct {
+	entered, release chan struct{}
+}
+
+func (b *blockingCutter) Cut() {
+	close(b.entered)
+	<-b.release
+}
+
+// TestNoCutAfterClear: once setCutter has replaced a cutter (as when the
+// handler returns), that cutter is not being cut: a cut under way is
+// finished first. Before, cutNow let go of its lock before it cut, and a
+// request that had ended could still be cut.
+func TestNoCutAfterClear(t *testing.T) {
+	c := new(conn)
+	x := &blockingCutter{entered: make(chan struct{}), release: make(chan struct{})}
+	c.setCutter(x)
+	go c.cutNow()
+	<-x.entered
+	cleared := make(chan struct{})
+	go func() {
+		c.setCutter(nil)
+		close(cleared)
+	}()
+	select {
+	case <-cleared:
+		t.Fatal("setCutter returned while the cutter it replaced was being cut")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(x.release)
+	<-cleared
+	// The context has ended: a cutter set from now on is cut at once.
+	y := &blockingCutter{entered: make(chan struct{}), release: make(chan struct{})}
+	close(y.release)
+	c.setCutter(y)
+	select {
+	case <-y.entered:
+	default:
+		t.Fatal("a cutter set after the end was not cut")
 	}
 }

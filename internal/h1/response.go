@@ -397,7 +397,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // served; it is cleared when the handler returns (nil clears it before).
 // If the context has ended already, Cut runs at once. Cut runs on the
 // goroutine that saw the end (the client watch, the server's reaction to
-// BaseContext ending, or the handler's own): it must not block.
+// BaseContext ending, or the handler's own), under the connection's lock
+// for it: it must not block, nor call CutOnGone. Once the handler has
+// returned (or CutOnGone has given another), x is not cut any more.
 func (w *response) CutOnGone(x interface{ Cut() }) { w.c.setCutter(x) }
 
 // RequestSeen reports which of the fields head.Seen names the request's
