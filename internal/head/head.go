@@ -116,7 +116,7 @@ func ParseFields(s string, h http.Header) error {
 // it holds, so that those absent are not looked up.
 type Seen uint8
 
-// The framing fields of Seen.
+// The bits of Seen: the framing fields first.
 const (
 	SeenConnection Seen = 1 << iota
 	SeenContentLength
@@ -138,8 +138,8 @@ const (
 	SeenAll Seen = 1<<8 - 1
 )
 
-// framing is the Seen bit of a canonical field name (0: none of Seen's).
-func framing(k string) Seen {
+// seenBit is the Seen bit of a canonical field name (0: none of Seen's).
+func seenBit(k string) Seen {
 	switch k {
 	case "Connection":
 		return SeenConnection
@@ -166,7 +166,7 @@ func framing(k string) Seen {
 // connection and a proxy does not pass it on. The fields a Connection
 // field lists are hop-by-hop too; Hop does not know of them.
 func Hop(k string) bool {
-	return framing(k)&SeenHopByHop != 0
+	return seenBit(k)&SeenHopByHop != 0
 }
 
 // RequestFields is ParseFields for a request's head, as net/http keeps it:
@@ -203,7 +203,7 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 			return scratch, seen, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		k, v = canonicalKey(k), Trim(v)
-		seen |= framing(k)
+		seen |= seenBit(k)
 		if host != nil && k == "Host" {
 			*host = append(*host, v)
 			continue
