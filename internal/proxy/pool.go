@@ -256,17 +256,17 @@ func (p *pool) returnReader(c *backendConn) {
 
 // headerInto makes dst, the client's answer's empty header map, the one
 // c's response head is read into (see backendResponse). Where dst holds
-// fields already (set before the answer), it lends c one instead, unless
-// it holds one: the head's fields are then copied over (responseHead).
-// returnHeader takes a lent map back once the answer has been passed on.
+// fields already (set before the answer), it lends c one instead: the
+// head's fields are then copied over (responseHead). c holds no map here
+// (returnHeader took it when c went back to the pool). returnHeader takes
+// a lent map back once the answer has been passed on.
 // Like the buffers, the maps in use are the few most recently used, still
 // in the CPU's caches, where one kept by each of many connections would
 // be cold at its next answer.
 func (p *pool) headerInto(c *backendConn, dst http.Header) {
-	switch {
-	case len(dst) == 0:
+	if len(dst) == 0 {
 		c.resp.Header, c.resp.lent = dst, false
-	case c.resp.Header == nil:
+	} else {
 		c.resp.Header, c.resp.lent = p.headers.Get().(http.Header), true
 	}
 }
