@@ -102,6 +102,11 @@ func main() {
 		o.instrLoad = *instrLoad
 		_, err = instrCase(o.instrLoad)
 	}
+	if err == nil && o.profile != "" {
+		// Made before anything runs: a missing directory would otherwise
+		// be found only when the first profile is written, the run lost.
+		err = os.MkdirAll(o.profile, 0o755)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		os.Exit(2)
