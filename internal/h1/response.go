@@ -224,12 +224,13 @@ func writeFields(bw *bufio.Writer, h http.Header) {
 
 // writeField writes the field k with its values vv, as writeFields does.
 func writeField(bw *bufio.Writer, k string, vv []string) {
-	if !httpguts.ValidHeaderFieldName(k) {
+	if !head.ValidName(k) {
 		return
 	}
 	for _, v := range vv {
-		if n := len(v); strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 ||
-			n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
+		// A value with a control byte may hold a line break (most never
+		// do: head.Plain looks at eight bytes at a time).
+		if n := len(v); !head.Plain(v) || n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
 			v = cleanValue(v)
 		}
 		if bw.Available() < len(k)+len(v)+4 {

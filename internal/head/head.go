@@ -24,8 +24,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // ErrTooLarge is a block that does not fit the reader's buffer.
@@ -195,14 +193,15 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 		if i < 0 {
 			return scratch, seen, fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
 		}
-		k, v := line[:i], line[i+1:]
+		k, ok := Name(line[:i])
+		v := line[i+1:]
 		switch {
-		case !httpguts.ValidHeaderFieldName(k):
-			return scratch, seen, fmt.Errorf("malformed header field name %s", Quote(k))
-		case !httpguts.ValidHeaderFieldValue(v):
+		case !ok:
+			return scratch, seen, fmt.Errorf("malformed header field name %s", Quote(line[:i]))
+		case !ValidValue(v):
 			return scratch, seen, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
-		k, v = canonicalKey(k), Trim(v)
+		v = Trim(v)
 		seen |= seenBit(k)
 		if host != nil && k == "Host" {
 			*host = append(*host, v)
@@ -234,20 +233,6 @@ func Get(h http.Header, key string) string {
 		return vv[0]
 	}
 	return ""
-}
-
-// canonicalKey is http.CanonicalHeaderKey without an allocation for a name
-// already in canonical form (k is a valid token).
-func canonicalKey(k string) string {
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return http.CanonicalHeaderKey(k)
-		}
-		upper = c == '-'
-	}
-	return k
 }
 
 // Trim trims spaces and tabs at both ends, as net/textproto does.

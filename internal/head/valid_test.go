@@ -1,0 +1,202 @@
+package head
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// plainRef is Plain byte by byte.
+func plainRef(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPlainEveryByteEveryPlace puts each of the 256 byte values at each
+// place of strings of 1 to 24 bytes (a tail, one word and more, and the
+// places across a word's edge), among bytes that are plain (including
+// 0x80 and 0xff, which the word test must not mistake), and compares
+// Plain and ValidValue with the byte-by-byte checks.
+func TestPlainEveryByteEveryPlace(t *testing.T) {
+	fills := []byte{'a', ' ', 0x80, 0xff, 0x7e, 0x20, 0x21}
+	for _, fill := range fills {
+		for n := 1; n <= 24; n++ {
+			b := []byte(strings.Repeat(string(fill), n))
+			for at := 0; at < n; at++ {
+				for c := range 256 {
+					b[at] = byte(c)
+					s := string(b)
+					if got, want := Plain(s), plainRef(s); got != want {
+						t.Fatalf("Plain(%q) = %v, want %v", s, got, want)
+					}
+					if got, want := ValidValue(s), httpguts.ValidHeaderFieldValue(s); got != want {
+						t.Fatalf("ValidValue(%q) = %v, want %v", s, got, want)
+					}
+				}
+				b[at] = fill
+			}
+		}
+	}
+}
+
+// TestPlainRandom compares Plain with the byte-by-byte check on random
+// strings, most of them plain but for a few bytes.
+func TestPlainRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	found := [2]int{}
+	for range 200000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(0x20 + r.IntN(0xe0))
+			if r.IntN(30) == 0 {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		s := string(b)
+		want := plainRef(s)
+		if Plain(s) != want {
+			t.Fatalf("Plain(%q) = %v, want %v", s, !want, want)
+		}
+		if want {
+			found[1]++
+		} else {
+			found[0]++
+		}
+	}
+	if found[0] == 0 || found[1] == 0 {
+		t.Fatalf("the random strings were not varied: %d not plain, %d plain", found[0], found[1])
+	}
+}
+
+// TestName compares Name with httpguts.ValidHeaderFieldName and
+// http.CanonicalHeaderKey: every byte at each place of a few names, and
+// names whose case is mixed at random; a name in canonical form costs no
+// allocation.
+func TestName(t *testing.T) {
+	check := func(k string) {
+		t.Helper()
+		got, ok := Name(k)
+		if want := httpguts.ValidHeaderFieldName(k); ok != want {
+			t.Fatalf("Name(%q) ok = %v, want %v", k, ok, want)
+		}
+		if ok != ValidName(k) {
+			t.Fatalf("ValidName(%q) = %v, want %v", k, !ok, ok)
+		}
+		if !ok {
+			return
+		}
+		if want := http.CanonicalHeaderKey(k); got != want {
+			t.Fatalf("Name(%q) = %q, want %q", k, got, want)
+		}
+	}
+	check("")
+	for _, base := range []string{"Content-Type", "x", "X-Request-Id", "a-b-c", "Www-Authenticate", "-", "X--Y"} {
+		b := []byte(base)
+		for at := range b {
+			for c := range 256 {
+				old := b[at]
+				b[at] = byte(c)
+				check(string(b))
+				b[at] = old
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	letters := "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789_.!"
+	for range 100000 {
+		b := make([]byte, 1+r.IntN(20))
+		for i := range b {
+			b[i] = letters[r.IntN(len(letters))]
+		}
+		check(string(b))
+	}
+	for _, k := range []string{"Content-Type", "X-Request-Id", "Date", "X-Forwarded-For"} {
+		if n := testing.AllocsPerRun(10, func() { Name(k) }); n != 0 {
+			t.Errorf("Name(%q) allocated %v times", k, n)
+		}
+	}
+}
+
+// BenchmarkValidate checks the fields of a typical response head, as
+// RequestFields does, with httpguts and with this file's checks.
+func BenchmarkValidate(b *testing.B) {
+	fields := [][2]string{
+		{"Content-Type", "application/octet-stream"},
+		{"Content-Length", "1024"},
+		{"Date", "Mon, 07 Dec 2026 15:45:08 GMT"},
+		{"Cache-Control", "private, max-age=0, must-revalidate"},
+	}
+	b.Run("httpguts", func(b *testing.B) {
+		for b.Loop() {
+			for _, f := range fields {
+				if !httpguts.ValidHeaderFieldName(f[0]) || !httpguts.ValidHeaderFieldValue(f[1]) {
+					b.Fatal("invalid")
+				}
+				_ = http.CanonicalHeaderKey(f[0])
+			}
+		}
+	})
+	b.Run("head", func(b *testing.B) {
+		for b.Loop() {
+			for _, f := range fields {
+				if _, ok := Name(f[0]); !ok || !ValidValue(f[1]) {
+					b.Fatal("invalid")
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkName finds the canonical form of common names, and of others.
+func BenchmarkName(b *testing.B) {
+	for _, names := range [][]string{
+		{"Host", "Content-Type", "Content-Length", "Date"},
+		{"X-Custom-Field", "Strict-Transport-Security", "Alt-Svc", "Sec-Fetch-Mode"},
+	} {
+		b.Run(names[0], func(b *testing.B) {
+			for b.Loop() {
+				for _, k := range names {
+					if _, ok := Name(k); !ok {
+						b.Fatal("invalid")
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCommonNames: the names common takes without a look at their bytes
+// are valid and in canonical form (this list is common's), and names
+// close to them (another case, a byte off) are still looked at.
+func TestCommonNames(t *testing.T) {
+	names := []string{"Host", "Date", "Content-Type", "Content-Length", "Connection", "User-Agent",
+		"Accept", "Accept-Encoding", "Accept-Language", "Cookie", "Set-Cookie",
+		"Cache-Control", "Server", "Etag", "Last-Modified", "Location", "Vary",
+		"Authorization", "Referer", "Origin", "Transfer-Encoding", "Expires",
+		"If-None-Match", "If-Modified-Since", "Keep-Alive", "Upgrade",
+		"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip"}
+	for _, k := range names {
+		if !common(k) {
+			t.Errorf("%q is not common", k)
+		}
+		if !httpguts.ValidHeaderFieldName(k) || http.CanonicalHeaderKey(k) != k {
+			t.Errorf("common name %q is not a canonical token", k)
+		}
+		for _, near := range []string{strings.ToLower(k), strings.ToUpper(k), k + " ", k[:len(k)-1] + "\x00"} {
+			if common(near) {
+				t.Errorf("%q is common", near)
+			}
+			got, ok := Name(near)
+			if want := httpguts.ValidHeaderFieldName(near); ok != want || ok && got != http.CanonicalHeaderKey(near) {
+				t.Errorf("Name(%q) = %q, %v", near, got, ok)
+			}
+		}
+	}
+}
