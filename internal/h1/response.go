@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/webrouter/webrouter/internal/ascii"
 	"github.com/webrouter/webrouter/internal/head"
 )
 
@@ -229,8 +230,8 @@ func writeField(bw *bufio.Writer, k string, vv []string) {
 	}
 	for _, v := range vv {
 		// A value with a control byte may hold a line break (most never
-		// do: head.Plain looks at eight bytes at a time).
-		if n := len(v); !head.Plain(v) || n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
+		// do: ascii.Plain looks at eight bytes at a time).
+		if n := len(v); !ascii.Plain(v) || n > 0 && (maySpace(v[0]) || maySpace(v[n-1])) {
 			v = cleanValue(v)
 		}
 		if bw.Available() < len(k)+len(v)+4 {

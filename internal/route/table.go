@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/webrouter/webrouter/internal/ascii"
 	"github.com/webrouter/webrouter/internal/balance"
 	"github.com/webrouter/webrouter/internal/upstream"
 )
@@ -178,6 +179,9 @@ func normalizeHost(host string) string {
 		host = host[:i]
 	}
 	host = strings.TrimSuffix(host, ".")
+	if ascii.IsLower(host) {
+		return host // the common case, found without strings.ToLower's look at each byte
+	}
 	return strings.ToLower(host)
 }
 
