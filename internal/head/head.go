@@ -178,6 +178,14 @@ func Hop(k string) bool {
 func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, Seen, error) {
 	vals := scratch[:cap(scratch)]
 	var seen Seen
+	// The common names (commonNames) this head has put into h so far:
+	// one not among them is not in h yet, when h was empty to begin with,
+	// and goes in without a lookup first (one hashing of the name, not
+	// two). All set: look up every name.
+	var had uint64
+	if len(h) > 0 {
+		had = ^uint64(0)
+	}
 	for len(s) > 0 {
 		line, rest := FirstLine(s)
 		s = rest
@@ -193,7 +201,7 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 		if i < 0 {
 			return scratch, seen, fmt.Errorf("malformed header field: no colon in a line of %d bytes", len(line))
 		}
-		k, ok := Name(line[:i])
+		k, c, ok := name(line[:i])
 		v := line[i+1:]
 		switch {
 		case !ok:
@@ -202,14 +210,22 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 			return scratch, seen, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		v = Trim(v)
-		seen |= seenBit(k)
-		if host != nil && k == "Host" {
-			*host = append(*host, v)
-			continue
+		first := false
+		if c >= 0 {
+			// Only common names have a Seen bit (commonNames).
+			seen |= commonSeen[c]
+			if host != nil && c == commonHost {
+				*host = append(*host, v)
+				continue
+			}
+			first = had&(1<<c) == 0
+			had |= 1 << c
 		}
-		if vv, ok := h[k]; ok {
-			h[k] = append(vv, v)
-			continue
+		if !first {
+			if vv, ok := h[k]; ok {
+				h[k] = append(vv, v)
+				continue
+			}
 		}
 		if len(vals) == 0 {
 			// More fields than scratch holds: an array for the rest, which

@@ -157,6 +157,9 @@ func TestRepeatedFields(t *testing.T) {
 		{"same length", []string{"Ab: 1", "Ac: 2", "Ab: 3", "Ad: 4", "Ac: 5"}},
 		{"many", append(append([]string{}, many...), "X-F0: a", "X-F15: b", "X-F16: c", "X-F19: d", "X-F0: e")},
 		{"many, repeats in a row", append(append([]string{}, many[:16]...), "X-F15: a", "X-F17: b", "X-F17: c")},
+		// Common names (commonNames) go in without a lookup the first
+		// time, in any case spelt.
+		{"common", []string{"Set-Cookie: a", "Date: 1", "set-cookie: b", "Cookie: x", "SET-COOKIE: c", "Host: h", "host: i", "Via: 1", "X-F1: 2", "via: 3"}},
 	} {
 		text := strings.Join(c.lines, "\r\n") + "\r\n\r\n"
 		want, err := textproto.NewReader(bufio.NewReader(strings.NewReader(text))).ReadMIMEHeader()
@@ -171,6 +174,10 @@ func TestRepeatedFields(t *testing.T) {
 	h := http.Header{"B": {"0"}}
 	if err := ParseFields("A: 1\r\nB: 2\r\nA: 3\r\n\r\n", h); err != nil || !reflect.DeepEqual(h, http.Header{"A": {"1", "3"}, "B": {"0", "2"}}) {
 		t.Errorf("into a map with a field: %v, %v", h, err)
+	}
+	h = http.Header{"Set-Cookie": {"0"}}
+	if err := ParseFields("Set-Cookie: 1\r\nDate: 2\r\n\r\n", h); err != nil || !reflect.DeepEqual(h, http.Header{"Set-Cookie": {"0", "1"}, "Date": {"2"}}) {
+		t.Errorf("into a map with a common field: %v, %v", h, err)
 	}
 }
 

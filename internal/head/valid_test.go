@@ -107,30 +107,44 @@ func BenchmarkName(b *testing.B) {
 }
 
 // TestCommonNames: the names common takes without a look at their bytes
-// are valid and in canonical form (this list is common's), and names
-// close to them (another case, a byte off) are still looked at.
+// are valid and in canonical form, each found at its own index; every
+// name with a Seen bit is among them (RequestFields gives the bits of
+// common names only); names close to them (another case, a byte off) are
+// not, and are still looked at.
 func TestCommonNames(t *testing.T) {
-	names := []string{"Host", "Date", "Content-Type", "Content-Length", "Connection", "User-Agent",
-		"Accept", "Accept-Encoding", "Accept-Language", "Cookie", "Set-Cookie",
-		"Cache-Control", "Server", "Etag", "Last-Modified", "Location", "Vary",
-		"Authorization", "Referer", "Origin", "Transfer-Encoding", "Expires",
-		"If-None-Match", "If-Modified-Since", "Keep-Alive", "Upgrade",
-		"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip"}
-	for _, k := range names {
-		if !common(k) {
-			t.Errorf("%q is not common", k)
+	if len(commonNames) > 64 {
+		t.Fatalf("%d common names: RequestFields has a bit for 64", len(commonNames))
+	}
+	if commonNames[commonHost] != "Host" {
+		t.Fatalf("commonHost is %q", commonNames[commonHost])
+	}
+	for i, k := range commonNames {
+		if got := common(k); got != i {
+			t.Errorf("common(%q) = %d, want %d", k, got, i)
 		}
 		if !httpguts.ValidHeaderFieldName(k) || http.CanonicalHeaderKey(k) != k {
 			t.Errorf("common name %q is not a canonical token", k)
 		}
-		for _, near := range []string{strings.ToLower(k), strings.ToUpper(k), k + " ", k[:len(k)-1] + "\x00"} {
-			if common(near) {
-				t.Errorf("%q is common", near)
+		if commonSeen[i] != seenBit(k) {
+			t.Errorf("commonSeen[%q] = %v, want %v", k, commonSeen[i], seenBit(k))
+		}
+		for _, near := range []string{strings.ToLower(k), strings.ToUpper(k), k + " ", k[:len(k)-1] + "\x00", k + "x"} {
+			if c := common(near); c >= 0 && commonNames[c] != near {
+				t.Errorf("common(%q) = %d, the index of %q", near, c, commonNames[c])
 			}
-			got, ok := Name(near)
+			got, c, ok := name(near)
 			if want := httpguts.ValidHeaderFieldName(near); ok != want || ok && got != http.CanonicalHeaderKey(near) {
-				t.Errorf("Name(%q) = %q, %v", near, got, ok)
+				t.Errorf("name(%q) = %q, %v", near, got, ok)
 			}
+			if ok && c != common(got) {
+				t.Errorf("name(%q) gives index %d, want %d", near, c, common(got))
+			}
+		}
+	}
+	for _, k := range []string{"Connection", "Content-Length", "Transfer-Encoding", "Trailer", "Proxy-Connection",
+		"Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade", "Expect", "X-Request-Id", "X-Forwarded-For"} {
+		if seenBit(k) == 0 || common(k) < 0 {
+			t.Errorf("%q: seenBit %v, common %d", k, seenBit(k), common(k))
 		}
 	}
 }
