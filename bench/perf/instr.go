@@ -128,7 +128,11 @@ func (h *harness) countInstr(ctx context.Context, name, bin string, rs routeSet,
 	// environment: callgrind would not follow an exec. Go's asynchronous
 	// preemption is off: callgrind (3.19) aborts on a signal that arrives
 	// while it handles another, which the preemption signals make likely.
-	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(h.workers), "GODEBUG="+sysmon.Setting+",asyncpreemptoff=1")
+	// RDTSCP is off: Go's runtime times a wait for one of its own locks
+	// with it (cputicks), and callgrind (3.19) does not know the
+	// instruction, so a wait that happened to come killed the run (SIGILL);
+	// without it the runtime uses RDTSC, which callgrind knows.
+	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(h.workers), "GODEBUG="+sysmon.Setting+",asyncpreemptoff=1,cpu.rdtscp=off")
 	p, err := startProc(dir, env, args...)
 	if err != nil {
 		return row, err
