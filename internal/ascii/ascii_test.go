@@ -22,17 +22,23 @@ func plainRef(s string) bool {
 // 0x80 and 0xff, which the word test must not mistake), and compares
 // Plain with the byte-by-byte check.
 func TestPlainEveryByteEveryPlace(t *testing.T) {
-	fills := []byte{'a', ' ', 0x80, 0xff, 0x7e, 0x20, 0x21}
+	everyByteEveryPlace([]byte{'a', ' ', 0x80, 0xff, 0x7e, 0x20, 0x21}, func(s string) {
+		if got, want := Plain(s), plainRef(s); got != want {
+			t.Fatalf("Plain(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+// everyByteEveryPlace calls check with strings of 1 to 24 bytes of each
+// fill, one byte at each place in turn set to each of the 256 values.
+func everyByteEveryPlace(fills []byte, check func(s string)) {
 	for _, fill := range fills {
 		for n := 1; n <= 24; n++ {
 			b := []byte(strings.Repeat(string(fill), n))
 			for at := 0; at < n; at++ {
 				for c := range 256 {
 					b[at] = byte(c)
-					s := string(b)
-					if got, want := Plain(s), plainRef(s); got != want {
-						t.Fatalf("Plain(%q) = %v, want %v", s, got, want)
-					}
+					check(string(b))
 				}
 				b[at] = fill
 			}
@@ -82,25 +88,15 @@ func lowerRef(s string) bool {
 // TestIsLowerEveryByteEveryPlace is TestPlainEveryByteEveryPlace for
 // IsLower; a string IsLower passes is one strings.ToLower leaves as it is.
 func TestIsLowerEveryByteEveryPlace(t *testing.T) {
-	for _, fill := range []byte{'a', 'z', '.', '-', '0', 0x7f, 0x00, '@', '[', '`', '{'} {
-		for n := 1; n <= 24; n++ {
-			b := []byte(strings.Repeat(string(fill), n))
-			for at := 0; at < n; at++ {
-				for c := range 256 {
-					b[at] = byte(c)
-					s := string(b)
-					got, want := IsLower(s), lowerRef(s)
-					if got != want {
-						t.Fatalf("IsLower(%q) = %v, want %v", s, got, want)
-					}
-					if got && strings.ToLower(s) != s {
-						t.Fatalf("IsLower(%q), but strings.ToLower changes it", s)
-					}
-				}
-				b[at] = fill
-			}
+	everyByteEveryPlace([]byte{'a', 'z', '.', '-', '0', 0x7f, 0x00, '@', '[', '`', '{'}, func(s string) {
+		got, want := IsLower(s), lowerRef(s)
+		if got != want {
+			t.Fatalf("IsLower(%q) = %v, want %v", s, got, want)
 		}
-	}
+		if got && strings.ToLower(s) != s {
+			t.Fatalf("IsLower(%q), but strings.ToLower changes it", s)
+		}
+	})
 	if !IsLower("") || !Plain("") {
 		t.Fatal("the empty string is lower-case and plain")
 	}
