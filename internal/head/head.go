@@ -206,7 +206,7 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 		switch {
 		case !ok:
 			return scratch, seen, fmt.Errorf("malformed header field name %s", Quote(line[:i]))
-		case !ValidValue(v):
+		case !validValue(v):
 			return scratch, seen, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		v = Trim(v)

@@ -11,7 +11,7 @@ import (
 // The checks a field's name and value pass, made in fewer instructions than
 // httpguts' byte-by-byte loops (every field of every head, in and out, is
 // checked): a name is checked and its canonical form found in one pass
-// (Name), a value eight bytes at a time (ascii.Plain).
+// (name), a value eight bytes at a time (ascii.Plain).
 
 // Classes of a name's bytes (nameClass).
 const (
@@ -36,16 +36,10 @@ var nameClass = func() (t [256]uint8) {
 	return t
 }()
 
-// Name reports whether k is a valid field name (a token, as
+// name reports whether k is a valid field name (a token, as
 // httpguts.ValidHeaderFieldName has it) and returns its canonical form
 // (http.CanonicalHeaderKey's), which is k itself, without an allocation,
-// when k is in canonical form already.
-func Name(k string) (string, bool) {
-	k, _, ok := name(k)
-	return k, ok
-}
-
-// name is Name, and also returns the canonical form's index in
+// when k is in canonical form already, and that form's index in
 // commonNames (-1: not common).
 func name(k string) (string, int, bool) {
 	if i := common(k); i >= 0 {
@@ -132,7 +126,7 @@ const commonHost = 0
 // common returns k's index in commonNames, or -1 when k is not one of
 // them. A switch finds it in a few comparisons (the compiler searches by
 // length, then content), where a name not common is looked at byte by
-// byte (Name) and a map would hash it.
+// byte (name) and a map would hash it.
 func common(k string) int {
 	switch k {
 	case "Host":
@@ -253,8 +247,8 @@ func ValidName(k string) bool {
 	return true
 }
 
-// ValidValue reports whether v is a valid field value, as
+// validValue reports whether v is a valid field value, as
 // httpguts.ValidHeaderFieldValue does: no control byte but HTAB.
-func ValidValue(v string) bool {
+func validValue(v string) bool {
 	return ascii.Plain(v) || httpguts.ValidHeaderFieldValue(v)
 }

@@ -9,16 +9,16 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// TestName compares Name with httpguts.ValidHeaderFieldName and
+// TestName compares name with httpguts.ValidHeaderFieldName and
 // http.CanonicalHeaderKey: every byte at each place of a few names, and
 // names whose case is mixed at random; a name in canonical form costs no
 // allocation.
 func TestName(t *testing.T) {
 	check := func(k string) {
 		t.Helper()
-		got, ok := Name(k)
+		got, _, ok := name(k)
 		if want := httpguts.ValidHeaderFieldName(k); ok != want {
-			t.Fatalf("Name(%q) ok = %v, want %v", k, ok, want)
+			t.Fatalf("name(%q) ok = %v, want %v", k, ok, want)
 		}
 		if ok != ValidName(k) {
 			t.Fatalf("ValidName(%q) = %v, want %v", k, !ok, ok)
@@ -27,7 +27,7 @@ func TestName(t *testing.T) {
 			return
 		}
 		if want := http.CanonicalHeaderKey(k); got != want {
-			t.Fatalf("Name(%q) = %q, want %q", k, got, want)
+			t.Fatalf("name(%q) = %q, want %q", k, got, want)
 		}
 	}
 	check("")
@@ -52,8 +52,8 @@ func TestName(t *testing.T) {
 		check(string(b))
 	}
 	for _, k := range []string{"Content-Type", "X-Request-Id", "Date", "X-Forwarded-For"} {
-		if n := testing.AllocsPerRun(10, func() { Name(k) }); n != 0 {
-			t.Errorf("Name(%q) allocated %v times", k, n)
+		if n := testing.AllocsPerRun(10, func() { name(k) }); n != 0 {
+			t.Errorf("name(%q) allocated %v times", k, n)
 		}
 	}
 }
@@ -80,7 +80,7 @@ func BenchmarkValidate(b *testing.B) {
 	b.Run("head", func(b *testing.B) {
 		for b.Loop() {
 			for _, f := range fields {
-				if _, ok := Name(f[0]); !ok || !ValidValue(f[1]) {
+				if _, _, ok := name(f[0]); !ok || !validValue(f[1]) {
 					b.Fatal("invalid")
 				}
 			}
@@ -97,7 +97,7 @@ func BenchmarkName(b *testing.B) {
 		b.Run(names[0], func(b *testing.B) {
 			for b.Loop() {
 				for _, k := range names {
-					if _, ok := Name(k); !ok {
+					if _, _, ok := name(k); !ok {
 						b.Fatal("invalid")
 					}
 				}
@@ -149,7 +149,7 @@ func TestCommonNames(t *testing.T) {
 	}
 }
 
-// TestValidValue compares ValidValue with httpguts.ValidHeaderFieldValue:
+// TestValidValue compares validValue with httpguts.ValidHeaderFieldValue:
 // each byte at each place of values of 1 to 20 bytes.
 func TestValidValue(t *testing.T) {
 	for _, fill := range []byte{'a', ' ', '\t', 0x80} {
@@ -158,8 +158,8 @@ func TestValidValue(t *testing.T) {
 			for at := 0; at < n; at++ {
 				for c := range 256 {
 					b[at] = byte(c)
-					if got, want := ValidValue(string(b)), httpguts.ValidHeaderFieldValue(string(b)); got != want {
-						t.Fatalf("ValidValue(%q) = %v, want %v", b, got, want)
+					if got, want := validValue(string(b)), httpguts.ValidHeaderFieldValue(string(b)); got != want {
+						t.Fatalf("validValue(%q) = %v, want %v", b, got, want)
 					}
 				}
 				b[at] = fill
