@@ -132,7 +132,7 @@ func (p *Proxy) attempt(x *exchange, r *http.Request, tgt *upstream.Target, targ
 		if retry > 0 || !p.realClock {
 			now = time.Now()
 		}
-		c, err := p.pool.get(x.clientCtx, tgt.Addr, now, !replayable || retry > 0)
+		c, err := p.pool.get(x.clientCtx, tgt.Host, tgt.Addr, now, !replayable || retry > 0)
 		if err != nil {
 			return nil, nil, err
 		}

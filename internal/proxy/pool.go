@@ -13,6 +13,7 @@ import (
 	"github.com/webrouter/webrouter/internal/await"
 	"github.com/webrouter/webrouter/internal/deadline"
 	"github.com/webrouter/webrouter/internal/rawio"
+	"github.com/webrouter/webrouter/internal/upstream"
 )
 
 // backendConn is one kept-alive HTTP/1.1 connection to a backend address.
@@ -84,6 +85,22 @@ func newPool(o TransportOptions) *pool {
 	return p
 }
 
+// listFor is list(addr) for a request to host (whose address addr is),
+// found on the host (upstream.Host.Local) without a lookup by address once
+// it has been looked up there. The list of an address is never dropped
+// from byAddr, so the one a host keeps stays the pool's.
+func (p *pool) listFor(host *upstream.Host, addr string) *idleList {
+	if host == nil {
+		return p.list(addr)
+	}
+	if l, ok := host.Local(p).(*idleList); ok {
+		return l
+	}
+	l := p.list(addr)
+	host.SetLocal(p, l)
+	return l
+}
+
 func (p *pool) list(addr string) *idleList {
 	if l, ok := p.byAddr.Load(addr); ok {
 		return l.(*idleList)
@@ -100,13 +117,14 @@ func (p *pool) list(addr string) *idleList {
 // attempt, no error.
 const trustIdle = time.Second
 
-// get returns a live idle connection to addr, or dials a new one; now is
+// get returns a live idle connection to addr (host's, when host is not
+// nil), or dials a new one; now is
 // the time (the wall clock, not a test's). An idle connection is probed
 // (one non-blocking peek) unless probe is false and it has been idle for
 // less than trustIdle. A dial failure is a *dialError: nothing reached the
 // backend.
-func (p *pool) get(ctx context.Context, addr string, now time.Time, probe bool) (*backendConn, error) {
-	l := p.list(addr)
+func (p *pool) get(ctx context.Context, host *upstream.Host, addr string, now time.Time, probe bool) (*backendConn, error) {
+	l := p.listFor(host, addr)
 	for {
 		l.mu.Lock()
 		n := len(l.conns)
