@@ -114,11 +114,31 @@ func (m *Metrics) prune() {
 // ObserveRequest counts one finished request. upstream 0 means no backend
 // answered.
 func (m *Metrics) ObserveRequest(service string, status int, upstream time.Duration) {
+	m.service(service).Observe(status, upstream)
+}
+
+// ServiceObserver returns the counters of one service's requests, for a
+// caller that keeps them with the service (the proxy, with its route
+// table's service) rather than naming the service on every request. What
+// it returns counts as ObserveRequest(service, …) does, until the service
+// is forgotten (ForgetService, prune); after that it counts into series no
+// longer exported.
+func (m *Metrics) ServiceObserver(service string) interface {
+	Observe(status int, upstream time.Duration)
+} {
+	return m.service(service)
+}
+
+func (m *Metrics) service(service string) *serviceMetrics {
 	sm, ok := m.byService.Load(service)
 	if !ok {
 		sm, _ = m.byService.LoadOrStore(service, m.newServiceMetrics(service))
 	}
-	s := sm.(*serviceMetrics)
+	return sm.(*serviceMetrics)
+}
+
+// Observe counts one finished request of its service (ObserveRequest).
+func (s *serviceMetrics) Observe(status int, upstream time.Duration) {
 	c := status/100 - 1
 	if c < 0 || c > 4 {
 		c = 5

@@ -68,3 +68,42 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestServiceObserver: a service's observer counts into the series
+// ObserveRequest counts into; once the service is deleted, an observer
+// kept from before (an old route table's) counts into nothing scraped,
+// and does not bring the series back.
+func TestServiceObserver(t *testing.T) {
+	var mu sync.Mutex
+	services := []string{"shop"}
+	m := New(Options{Services: func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), services...)
+	}})
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		b, _ := io.ReadAll(rec.Body)
+		return string(b)
+	}
+	o := m.ServiceObserver("shop")
+	o.Observe(200, time.Millisecond)
+	m.ObserveRequest("shop", 200, time.Millisecond)
+	o.Observe(502, 0)
+	out := scrape()
+	for _, want := range []string{`webrouter_requests_total{code="2xx",service="shop"} 2`, `webrouter_requests_total{code="5xx",service="shop"} 1`,
+		`webrouter_upstream_duration_seconds_count{service="shop"} 2`} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %s in:\n%s", want, grep(out, "shop"))
+		}
+	}
+	mu.Lock()
+	services = nil
+	mu.Unlock()
+	scrape() // prunes shop
+	o.Observe(200, time.Millisecond)
+	if out = scrape(); strings.Contains(out, `service="shop"`) {
+		t.Fatalf("an old observer brought the deleted service back:\n%s", grep(out, "shop"))
+	}
+}

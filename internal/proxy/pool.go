@@ -86,18 +86,18 @@ func newPool(o TransportOptions) *pool {
 }
 
 // listFor is list(addr) for a request to host (whose address addr is),
-// found on the host (upstream.Host.Local) without a lookup by address once
+// found on the host (its Local slot) without a lookup by address once
 // it has been looked up there. The list of an address is never dropped
 // from byAddr, so the one a host keeps stays the pool's.
 func (p *pool) listFor(host *upstream.Host, addr string) *idleList {
 	if host == nil {
 		return p.list(addr)
 	}
-	if l, ok := host.Local(p).(*idleList); ok {
+	if l, ok := host.Local.Get(p).(*idleList); ok {
 		return l
 	}
 	l := p.list(addr)
-	host.SetLocal(p, l)
+	host.Local.Set(p, l)
 	return l
 }
 

@@ -18,7 +18,7 @@ func TestListForHost(t *testing.T) {
 	if l1 != p1.list(addr) {
 		t.Fatal("the list found through the host is not the pool's")
 	}
-	if got, _ := h.Local(p1).(*idleList); got != l1 {
+	if got, _ := h.Local.Get(p1).(*idleList); got != l1 {
 		t.Fatalf("the host keeps %p, want the pool's list %p", got, l1)
 	}
 	l2 := p2.listFor(h, addr)

@@ -31,6 +31,21 @@ type Observer interface {
 	ObserveRequest(service string, status int, upstream time.Duration)
 }
 
+// serviceObserver is an Observer that also hands out one service's own
+// observer, which counts as ObserveRequest(service, …) does: the proxy
+// keeps it with the service in the route table (route.Service.Local), and
+// does not name the service on every request.
+type serviceObserver interface {
+	ServiceObserver(service string) interface {
+		Observe(status int, upstream time.Duration)
+	}
+}
+
+// requestObserver is what a serviceObserver hands out.
+type requestObserver = interface {
+	Observe(status int, upstream time.Duration)
+}
+
 // Options configure a Proxy. Table and Transport are required.
 type Options struct {
 	Table     func() *route.Table // the live table; called once per request
@@ -58,6 +73,7 @@ type Proxy struct {
 	ids       *idGen
 	alog      *accesslog.Logger
 	obs       Observer
+	svcObs    serviceObserver // obs, when it is one; else nil
 	log       *slog.Logger
 	now       func() time.Time
 	realClock bool      // now is time.Now: its readings may start deadlines too
@@ -75,6 +91,7 @@ func New(o Options) *Proxy {
 	if p.now == nil {
 		p.now, p.realClock = time.Now, true
 	}
+	p.svcObs, _ = o.Observer.(serviceObserver)
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -245,6 +262,22 @@ func (p *Proxy) backendDown(x *exchange, err error) {
 		"for", x.svc.FailTimeout.String(), "error", err.Error())
 }
 
+// observe counts a finished request: through the observer the service
+// keeps for this proxy (svc.Local), made on the service's first request in
+// its table, when the Observer hands them out; else by the service's name.
+func (p *Proxy) observe(svc *route.Service, service string, status int, upstream time.Duration) {
+	if p.svcObs == nil || svc == nil {
+		p.obs.ObserveRequest(service, status, upstream)
+		return
+	}
+	o, ok := svc.Local.Get(p).(requestObserver)
+	if !ok {
+		o = p.svcObs.ServiceObserver(service)
+		svc.Local.Set(p, o)
+	}
+	o.Observe(status, upstream)
+}
+
 // finish records the request in the access log and metrics.
 func (p *Proxy) finish(x *exchange, r *http.Request, aborted bool) {
 	status := x.rw.status
@@ -266,7 +299,7 @@ func (p *Proxy) finish(x *exchange, r *http.Request, aborted bool) {
 		service = x.svc.Name
 	}
 	if p.obs != nil {
-		p.obs.ObserveRequest(service, status, x.upstreamDur)
+		p.observe(x.svc, service, status, x.upstreamDur)
 	}
 	if p.alog != nil {
 		p.logAccess(x, r, status, service)

@@ -39,6 +39,10 @@ type Service struct {
 	// Connection options (tls:// and tcp:// mountpoints).
 	ProxyProtocol string        // "", "v1" or "v2"
 	IdleTimeout   time.Duration // 0 for services without connection mountpoints
+
+	// Local is a data plane's own state for the service in this table
+	// (the proxy's metrics observer), kept for as long as the table.
+	Local upstream.Slot
 }
 
 // Header is one response header a service sets.

@@ -32,31 +32,9 @@ type Host struct {
 	checks map[Check]int // probes wanted by the referring services; owned by Set.mu
 	check  *Check        // the effective probe; owned by Set.mu
 
-	local atomic.Pointer[local] // a data plane's own state for the address (Local)
-}
-
-// local is what SetLocal keeps: a value and whose it is.
-type local struct {
-	owner, value any
-}
-
-// Local returns the value owner keeps for this address (SetLocal), or nil.
-// A data plane keeps here what it would otherwise look up by address on
-// every request (the proxy: its idle connections to the address); a Host
-// keeps one owner's value, the first to set one.
-func (h *Host) Local(owner any) any {
-	if l := h.local.Load(); l != nil && l.owner == owner {
-		return l.value
-	}
-	return nil
-}
-
-// SetLocal keeps value as owner's for this address, unless a value is kept
-// already (its own or another owner's: that one stays). The value must be
-// the owner's for this address for as long as the Host lives; the Host
-// does not know when to drop it, nor does it need to.
-func (h *Host) SetLocal(owner, value any) {
-	h.local.CompareAndSwap(nil, &local{owner, value})
+	// Local is a data plane's own state for the address (the proxy's idle
+	// connections to it).
+	Local Slot
 }
 
 // Begin records the start of a request or connection to this address.

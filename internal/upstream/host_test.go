@@ -98,22 +98,3 @@ func TestSetReferenceCounts(t *testing.T) {
 	}
 	s.Release("never", nil)
 }
-
-// TestLocal: a Host keeps the first owner's value; each owner finds only
-// its own; setting again changes nothing.
-func TestLocal(t *testing.T) {
-	h := &Host{Addr: "10.0.0.1:80"}
-	a, b := new(int), new(int)
-	if v := h.Local(a); v != nil {
-		t.Fatalf("a fresh host keeps %v", v)
-	}
-	h.SetLocal(a, "a's")
-	h.SetLocal(b, "b's")
-	h.SetLocal(a, "a's again")
-	if v := h.Local(a); v != "a's" {
-		t.Fatalf("Local(a) = %v, want a's first value", v)
-	}
-	if v := h.Local(b); v != nil {
-		t.Fatalf("Local(b) = %v, want nothing: the slot is a's", v)
-	}
-}
