@@ -4,8 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webrouter/webrouter/internal/metrics"
 	"github.com/webrouter/webrouter/internal/route"
 )
+
+// The router's metrics hand out service observers: the proxy keeps them.
+var _ serviceObserver = (*metrics.Metrics)(nil)
 
 // countingObserver counts what it is told, by service; with handOut it
 // also hands out service observers (serviceObserver), counting how many.

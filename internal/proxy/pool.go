@@ -118,11 +118,10 @@ func (p *pool) list(addr string) *idleList {
 const trustIdle = time.Second
 
 // get returns a live idle connection to addr (host's, when host is not
-// nil), or dials a new one; now is
-// the time (the wall clock, not a test's). An idle connection is probed
-// (one non-blocking peek) unless probe is false and it has been idle for
-// less than trustIdle. A dial failure is a *dialError: nothing reached the
-// backend.
+// nil), or dials a new one; now is the time (the wall clock, not a
+// test's). An idle connection is probed (one non-blocking peek) unless
+// probe is false and it has been idle for less than trustIdle. A dial
+// failure is a *dialError: nothing reached the backend.
 func (p *pool) get(ctx context.Context, host *upstream.Host, addr string, now time.Time, probe bool) (*backendConn, error) {
 	l := p.listFor(host, addr)
 	for {

@@ -36,12 +36,12 @@ type Observer interface {
 // keeps it with the service in the route table (route.Service.Local), and
 // does not name the service on every request.
 type serviceObserver interface {
-	ServiceObserver(service string) interface {
-		Observe(status int, upstream time.Duration)
-	}
+	ServiceObserver(service string) requestObserver
 }
 
-// requestObserver is what a serviceObserver hands out.
+// requestObserver is what a serviceObserver hands out. An alias of an
+// unnamed type, so that an Observer need not import this package to
+// declare the method (package metrics spells the type out).
 type requestObserver = interface {
 	Observe(status int, upstream time.Duration)
 }
