@@ -180,8 +180,8 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 	var seen Seen
 	// The common names (commonNames) this head has put into h so far:
 	// one not among them is not in h yet, when h was empty to begin with,
-	// and goes in without a lookup first (one hashing of the name, not
-	// two). All set: look up every name.
+	// and goes in without a lookup first (one map operation, not two).
+	// All set: look up every name.
 	var had uint64
 	if len(h) > 0 {
 		had = ^uint64(0)

@@ -90,8 +90,8 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 	b = append(b, r.Host...)
 	b = append(b, "\r\n"...)
 	var tokens []string
-	if x.seen&head.SeenConnection != 0 {
-		tokens = connectionTokens(r.Header)
+	if vs := x.values(r, head.SeenConnection, "Connection"); vs != nil {
+		tokens = listedTokens(vs)
 	}
 	for k, vv := range r.Header {
 		if head.Hop(k) || replaced(k) || listed(k, tokens) {
@@ -101,7 +101,7 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 			b = appendField(b, k, v)
 		}
 	}
-	if x.seen&head.SeenHop != 0 && r.Header["Te"] != nil && wantsTrailers(r.Header) {
+	if te := x.values(r, head.SeenHop, "Te"); te != nil && wantsTrailers(te) {
 		b = appendField(b, "Te", "trailers")
 	}
 	for i := range forwarded {
@@ -120,12 +120,12 @@ func appendHead(b []byte, x *exchange, r *http.Request, target string) []byte {
 	return append(b, "\r\n"...)
 }
 
-// wantsTrailers reports whether the client's TE field asks for trailers.
+// wantsTrailers reports whether the client's TE values ask for trailers.
 // Rare work kept out of appendHead's stack frame (see forwardHeader).
 //
 //go:noinline
-func wantsTrailers(h http.Header) bool {
-	return strings.Contains(strings.ToLower(strings.Join(h["Te"], ",")), "trailers")
+func wantsTrailers(te []string) bool {
+	return strings.Contains(strings.ToLower(strings.Join(te, ",")), "trailers")
 }
 
 func appendField(b []byte, k, v string) []byte {
