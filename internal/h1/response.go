@@ -31,6 +31,8 @@ type response struct {
 	asked       bool      // the client asked to close after this request
 	seen        head.Seen // which of head.Seen's fields req's head had (RequestSeen)
 	err         error     // a write failed
+	pass        []byte    // field lines the final head carries as they are (PassFields)
+	passDate    bool      // pass has a Date field
 
 	continueMu sync.Mutex // orders a body reader's "100 Continue" before the head
 	headerDone bool       // under continueMu: the head was written
@@ -78,9 +80,14 @@ func (w *response) WriteHeader(code int) {
 	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified || code < 200
 	bw := w.c.writer()
 	writeStatusLine(bw, code)
+	if w.pass != nil {
+		bw.Write(w.pass)
+		w.pass = nil
+	}
 	// The fields go out in one pass over the map, which sets aside those
 	// the framing depends on: they are written after, as it decides.
 	f := writeHeadFields(bw, h)
+	f.date = f.date || w.passDate
 	cl := f.cl
 	if code == http.StatusNoContent || len(cl) > 1 {
 		cl = nil
@@ -403,6 +410,21 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // for it: it must not block, nor call CutOnGone. Once the handler has
 // returned (or CutOnGone has given another), x is not cut any more.
 func (w *response) CutOnGone(x interface{ Cut() }) { w.c.setCutter(x) }
+
+// PassFields gives WriteHeader field lines to write into the final
+// answer's head as they are, before Header()'s fields: a proxy passes on
+// the fields of an answer it read (head.ResponseFields) without a header
+// map. The caller vouches for them, as they are not looked at: whole
+// lines, each "name: value" and CRLF, the name a token and the value
+// without control bytes but HTAB; none of a field the writer decides on
+// (Connection, Keep-Alive, Transfer-Encoding, Trailer, Content-Length:
+// those go into Header(), where it finds them); a Date field only if date
+// is set, which keeps the writer from adding its own. lines are used by
+// WriteHeader, not kept past it: they must not change before it is
+// called. A second call replaces the first.
+func (w *response) PassFields(lines []byte, date bool) {
+	w.pass, w.passDate = lines, date
+}
 
 // RequestSeen reports which of the fields head.Seen names the request's
 // head had, as parsed: a field it does not report is not in req.Header,

@@ -226,6 +226,50 @@ func TestResponseFields(t *testing.T) {
 	}
 }
 
+// TestPassFields: lines given to PassFields go out as they are, right
+// after the final answer's status line and before Header()'s fields, not
+// in an interim answer's head; with date set the writer adds no Date of
+// its own, without it it does; the next request on the connection starts
+// without them.
+func TestPassFields(t *testing.T) {
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := w.(interface{ PassFields([]byte, bool) })
+		switch r.URL.Path {
+		case "/dated":
+			p.PassFields([]byte("Date: then\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"), true)
+			w.Header().Set("Link", "</s.css>")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			w.Header().Set("X-Map", "m")
+		case "/undated":
+			p.PassFields([]byte("X-Passed: 1\r\n"), false)
+		}
+		io.WriteString(w, "ok")
+	}), nil)
+	c := dial(t, addr, 2*time.Second)
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /dated HTTP/1.1\r\nHost: a\r\n\r\nGET /undated HTTP/1.1\r\nHost: a\r\n\r\nGET /none HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	all, _ := io.ReadAll(br)
+	answers := strings.Split(string(all), "HTTP/1.1 ")[1:]
+	if len(answers) != 4 {
+		t.Fatalf("%d answers, want 4 (a 103 and three 200s):\n%s", len(answers), all)
+	}
+	early, dated, undated, none := answers[0], answers[1], answers[2], answers[3]
+	if strings.Contains(early, "Set-Cookie") || strings.Contains(early, "Date: then") {
+		t.Errorf("passed lines in the interim answer:\n%s", early)
+	}
+	if !strings.HasPrefix(dated, "200 OK\r\nDate: then\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n") ||
+		strings.Count(dated, "Date: ") != 1 || !strings.Contains(dated, "\r\nX-Map: m\r\n") {
+		t.Errorf("answer with passed lines and a Date among them:\n%s", dated)
+	}
+	if !strings.HasPrefix(undated, "200 OK\r\nX-Passed: 1\r\n") || strings.Count(undated, "Date: ") != 1 {
+		t.Errorf("answer with passed lines and no Date:\n%s", undated)
+	}
+	if strings.Contains(none, "X-Passed") || strings.Contains(none, "Set-Cookie") || strings.Count(none, "Date: ") != 1 {
+		t.Errorf("the next answer carries earlier lines:\n%s", none)
+	}
+}
+
 func TestHTTP10(t *testing.T) {
 	addr, _ := start(t, echo(), nil)
 	out := raw(t, addr, "GET /old HTTP/1.0\r\n\r\n")

@@ -176,6 +176,36 @@ func Hop(k string) bool {
 // next request on the connection), with the framing fields met (for
 // ReadFrame).
 func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([]string, Seen, error) {
+	return fields(s, h, host, nil, scratch)
+}
+
+// Passed holds the fields of a head that a parse (ResponseFields) set
+// aside to be passed on as they are, instead of putting them into a header
+// map. It is meant to be kept and reused: Lines' array is.
+type Passed struct {
+	// Lines are the fields' lines, in the order met, each "Name: value"
+	// and CRLF: the name in canonical form, the value trimmed of spaces
+	// and tabs at both ends, both checked as a parse checks them (the
+	// name a token, the value free of control bytes but HTAB).
+	Lines []byte
+	// Date: a Date field is among them.
+	Date bool
+	// ContentType is the first Content-Type value among them ("": none).
+	ContentType string
+}
+
+// ResponseFields is RequestFields for the head of an answer a proxy passes
+// on: the fields without a Seen bit — those neither the framing nor a
+// router looks up, most of any answer's — are set aside in pass (emptied
+// first) as the lines to write, not put into h; the others go into h.
+// pass.Lines' values are copies: they do not hold on to s.
+func ResponseFields(s string, h http.Header, pass *Passed, scratch []string) ([]string, Seen, error) {
+	pass.Lines, pass.Date, pass.ContentType = pass.Lines[:0], false, ""
+	return fields(s, h, nil, pass, scratch)
+}
+
+// fields is RequestFields, and ResponseFields with a pass.
+func fields(s string, h http.Header, host *[]string, pass *Passed, scratch []string) ([]string, Seen, error) {
 	vals := scratch[:cap(scratch)]
 	var seen Seen
 	// The common names (commonNames) this head has put into h so far:
@@ -210,6 +240,10 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 			return scratch, seen, fmt.Errorf("malformed header field: a control character in the value of %s", Quote(k))
 		}
 		v = Trim(v)
+		if pass != nil && (c < 0 || commonSeen[c] == 0) {
+			pass.add(k, v, c)
+			continue
+		}
 		first := false
 		if c >= 0 {
 			// Only common names have a Seen bit (commonNames).
@@ -237,6 +271,23 @@ func RequestFields(s string, h http.Header, host *[]string, scratch []string) ([
 		h[k], vals = vals[:1:1], vals[1:]
 	}
 	return scratch, seen, nil
+}
+
+// add appends the field k (canonical; c its index in commonNames, or -1)
+// with the value v to p's lines.
+func (p *Passed) add(k, v string, c int) {
+	switch c {
+	case commonDate:
+		p.Date = true
+	case commonContentType:
+		if p.ContentType == "" {
+			p.ContentType = v
+		}
+	}
+	b := append(p.Lines, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	p.Lines = append(b, "\r\n"...)
 }
 
 // Get is h.Get(key) for a key already in canonical form (a constant such

@@ -247,6 +247,58 @@ func TestFraming(t *testing.T) {
 	}
 }
 
+// ResponseFields sets aside the fields without a Seen bit, as lines in
+// canonical form and in the order met, and puts the others into the map:
+// the lines parsed into that map give what ParseFields gives for the
+// whole head. Date and the first Content-Type are reported; a Passed
+// reused starts empty; a malformed field is an error, as for ParseFields.
+func TestResponseFields(t *testing.T) {
+	in := "content-type: text/plain \r\nSet-Cookie: a=1\r\nX-Odd-Name:\tv\t\r\nContent-Length: 5\r\n" +
+		"connection: close, X-Odd-Name\r\nset-cookie: b=2\r\nDATE: today\r\nContent-Type: text/html\r\n" +
+		"X-Request-Id: r1\r\nX-Empty:\r\nX-High: caf\xc3\xa9\r\n\r\nNot: read\r\n"
+	var pass Passed
+	pass.Lines = append(pass.Lines, "Stale: 1\r\n"...)
+	pass.Date, pass.ContentType = true, "stale"
+	h := http.Header{}
+	_, seen, err := ResponseFields(in, h, &pass, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines := "Content-Type: text/plain\r\nSet-Cookie: a=1\r\nX-Odd-Name: v\r\nSet-Cookie: b=2\r\n" +
+		"Date: today\r\nContent-Type: text/html\r\nX-Empty: \r\nX-High: caf\xc3\xa9\r\n"
+	if string(pass.Lines) != wantLines {
+		t.Errorf("lines\n%q, want\n%q", pass.Lines, wantLines)
+	}
+	if !pass.Date || pass.ContentType != "text/plain" {
+		t.Errorf("Date %v, Content-Type %q; want true, text/plain", pass.Date, pass.ContentType)
+	}
+	wantMap := http.Header{"Content-Length": {"5"}, "Connection": {"close, X-Odd-Name"}, "X-Request-Id": {"r1"}}
+	if !reflect.DeepEqual(h, wantMap) {
+		t.Errorf("map %v, want %v", h, wantMap)
+	}
+	if want := SeenContentLength | SeenConnection | SeenRequestID; seen != want {
+		t.Errorf("seen %08b, want %08b", seen, want)
+	}
+	all := http.Header{}
+	if err := ParseFields(in, all); err != nil {
+		t.Fatal(err)
+	}
+	if err := ParseFields(string(pass.Lines)+"\r\n", h); err != nil || !reflect.DeepEqual(h, all) {
+		t.Errorf("map and lines together: %v, %v; ParseFields gives %v", h, err, all)
+	}
+
+	// Reused: emptied first; nothing set aside, nothing reported.
+	h = http.Header{}
+	if _, _, err := ResponseFields("Content-Length: 0\r\n\r\n", h, &pass, nil); err != nil || len(pass.Lines) != 0 || pass.Date || pass.ContentType != "" || len(h) != 1 {
+		t.Errorf("reused: %q, %v, %q, map %v, %v", pass.Lines, pass.Date, pass.ContentType, h, err)
+	}
+	for _, bad := range []string{"X-A: 1\r\n B: 2\r\n\r\n", "X A: 1\r\n\r\n", "X-A: \x01\r\n\r\n", "X-A\r\n\r\n"} {
+		if _, _, err := ResponseFields(bad, http.Header{}, &pass, nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
 // RequestFields reports the framing fields it met, whatever their case
 // and only those; ReadFrame given them reads the same frame as when it
 // looks every field up (SeenAll), and leaves the header the same.

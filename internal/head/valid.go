@@ -120,8 +120,12 @@ var commonNames = [...]string{
 	"Via",
 }
 
-// commonHost is Host's index in commonNames.
-const commonHost = 0
+// The indexes in commonNames of the names a parse treats apart.
+const (
+	commonHost        = 0
+	commonDate        = 1
+	commonContentType = 2
+)
 
 // common returns k's index in commonNames, or -1 when k is not one of
 // them. A switch finds it in a few comparisons (the compiler searches by

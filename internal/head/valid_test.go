@@ -115,8 +115,13 @@ func TestCommonNames(t *testing.T) {
 	if len(commonNames) > 64 {
 		t.Fatalf("%d common names: RequestFields has a bit for 64", len(commonNames))
 	}
-	if commonNames[commonHost] != "Host" {
-		t.Fatalf("commonHost is %q", commonNames[commonHost])
+	for _, n := range []struct {
+		i    int
+		want string
+	}{{commonHost, "Host"}, {commonDate, "Date"}, {commonContentType, "Content-Type"}} {
+		if commonNames[n.i] != n.want {
+			t.Fatalf("commonNames[%d] is %q, want %q", n.i, commonNames[n.i], n.want)
+		}
 	}
 	for i, k := range commonNames {
 		if got := common(k); got != i {

@@ -190,8 +190,9 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 	}
 	p.pool.lendReader(c)
 	// The head is read straight into the client's answer's header map,
-	// whose fields pass on as they are (responseHead).
-	p.pool.headerInto(c, x.rw.Header())
+	// whose fields pass on as they are (responseHead), or, most of them,
+	// into lines the client's writer takes as they are (passer).
+	p.pool.headerInto(c, x.rw.Header(), x.passer())
 	resp := &c.resp
 	for interim := false; ; interim = true {
 		err := readResponse(c.br, r.Method, resp, x.vals[:])
@@ -291,6 +292,9 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 	if x.bodyDone != nil {
 		early, bodyErr = x.bodyWritten()
 	}
+	if resp.passTo != nil && resp.seen&head.SeenConnection != 0 {
+		resp.unpass()
+	}
 	h := responseHead(x.rw.ResponseWriter, resp)
 	h["X-Request-Id"] = x.idValue()
 	decorate(h, x.svc, x.https)
@@ -299,6 +303,9 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 	}
 	if len(resp.Trailer) > 0 {
 		announceTrailers(h, resp.Trailer)
+	}
+	if resp.passTo != nil {
+		resp.passTo.PassFields(resp.passed.Lines, resp.passed.Date)
 	}
 	x.rw.WriteHeader(resp.StatusCode)
 	var err error
@@ -315,7 +322,7 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 			pool = &p.bigBufs
 		}
 		bp := pool.Get().(*[]byte)
-		_, err = copyBody(&x.rw, resp.Body, *bp, resp.ContentLength == -1 || eventStream(resp.Header))
+		_, err = copyBody(&x.rw, resp.Body, *bp, resp.ContentLength == -1 || eventStream(resp.contentType()))
 		pool.Put(bp)
 	}
 	if len(resp.Trailer) > 0 {
@@ -446,11 +453,10 @@ func copyBody(w *recorder, src io.Reader, buf []byte, flush bool) (int64, error)
 	}
 }
 
-// eventStream reports whether the response is a server-sent event stream
-// (media type text/event-stream, parameters aside), which must be flushed
-// as it comes.
-func eventStream(h http.Header) bool {
-	ct := head.Get(h, "Content-Type")
+// eventStream reports whether an answer of the Content-Type ct is a
+// server-sent event stream (media type text/event-stream, parameters
+// aside), which must be flushed as it comes.
+func eventStream(ct string) bool {
 	if len(ct) < len("text/event-stream") {
 		return false
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -285,7 +287,7 @@ func TestEventStreamMediaType(t *testing.T) {
 		"text/plain":                       false,
 		"":                                 false,
 	} {
-		if got := eventStream(http.Header{"Content-Type": {ct}}); got != want {
+		if got := eventStream(ct); got != want {
 			t.Errorf("eventStream(%q) = %v, want %v", ct, got, want)
 		}
 	}
@@ -510,5 +512,99 @@ func TestHeadLargerThanTheReadBuffer(t *testing.T) {
 		if i == 4 && conns.Load() != 1 {
 			t.Errorf("after %d requests: %d backend connections, want the one, reused", i+1, conns.Load())
 		}
+	}
+}
+
+// TestAnswerFieldsPassAsTheyCame: an answer's fields reach the client as
+// the backend sent them — in its order, repeated fields as separate lines,
+// names in canonical form, values trimmed — with its own Date the only
+// one, the router's X-Request-Id instead of the backend's, and no
+// hop-by-hop field; a field its Connection field lists is dropped too. A
+// service that sets response headers of its own has them applied on top
+// (the header map's way).
+func TestAnswerFieldsPassAsTheyCame(t *testing.T) {
+	answers := map[string]string{
+		"/": "HTTP/1.1 200 OK\r\ndate: Mon, 07 Dec 2026 00:00:00 GMT\r\nSet-Cookie: a=1\r\nx-odd:  v \r\n" +
+			"Set-Cookie: b=2\r\nX-Request-Id: backend\r\nKeep-Alive: timeout=5\r\nContent-Type: text/plain\r\n" +
+			"Server: leaky/1.0\r\nContent-Length: 2\r\n\r\nok",
+		"/listed": "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 2\r\n\r\nok",
+	}
+	addr := testbed.ServeTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil {
+				return
+			}
+		}
+	})
+	r := newRig(t, TransportOptions{})
+	r.service("s", catalog.ServiceSpec{Mountpoints: []string{"s.test"}})
+	r.instance("s", "a", addr, 10)
+	r.service("d", catalog.ServiceSpec{Mountpoints: []string{"d.test"}, ResponseHeaders: map[string]string{"Server": "", "X-Odd": "edge"}})
+	r.instance("d", "a", addr, 10)
+
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	// get sends a request on c and returns the answer's field lines, in
+	// order, and its body.
+	get := func(host, path string) ([]string, string) {
+		t.Helper()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nX-Request-Id: client-1\r\n\r\n", path, host)
+		status, err := br.ReadString('\n')
+		if err != nil || status != "HTTP/1.1 200 OK\r\n" {
+			t.Fatalf("%s%s: status line %q, %v", host, path, status, err)
+		}
+		var lines []string
+		n := 0
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l == "\r\n" {
+				break
+			}
+			lines = append(lines, strings.TrimSuffix(l, "\r\n"))
+			if v, ok := strings.CutPrefix(l, "Content-Length: "); ok {
+				n, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			t.Fatal(err)
+		}
+		return lines, string(body)
+	}
+	lines, body := get("s.test", "/")
+	want := []string{"Date: Mon, 07 Dec 2026 00:00:00 GMT", "Set-Cookie: a=1", "X-Odd: v", "Set-Cookie: b=2",
+		"Content-Type: text/plain", "Server: leaky/1.0"}
+	if body != "ok" || len(lines) < len(want) || !slices.Equal(lines[:len(want)], want) {
+		t.Fatalf("passed on:\n%q\nwant first\n%q", lines, want)
+	}
+	rest := slices.Sorted(slices.Values(lines[len(want):]))
+	if wantRest := []string{"Content-Length: 2", "X-Request-Id: client-1"}; !slices.Equal(rest, wantRest) {
+		t.Errorf("after the passed fields: %q, want %q", rest, wantRest)
+	}
+
+	lines, _ = get("s.test", "/listed")
+	if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "X-Secret") || strings.HasPrefix(l, "Connection") }) ||
+		!slices.Contains(lines, "X-Kept: 2") {
+		t.Errorf("Connection listing X-Secret: %q", lines)
+	}
+
+	lines, _ = get("d.test", "/")
+	slices.Sort(lines)
+	wantD := []string{"Content-Length: 2", "Content-Type: text/plain", "Date: Mon, 07 Dec 2026 00:00:00 GMT",
+		"Set-Cookie: a=1", "Set-Cookie: b=2", "X-Odd: edge", "X-Request-Id: client-1"}
+	if !slices.Equal(lines, wantD) {
+		t.Errorf("with response headers set:\n%q\nwant\n%q", lines, wantD)
 	}
 }

@@ -280,11 +280,13 @@ func (p *pool) returnReader(c *backendConn) {
 // Like the buffers, the maps in use are the few most recently used, still
 // in the CPU's caches, where one kept by each of many connections would
 // be cold at its next answer.
-func (p *pool) headerInto(c *backendConn, dst http.Header) {
+// With dst as the map, the fields the client's answer's writer can take
+// as lines (to, if not nil) are set aside for it (see backendResponse).
+func (p *pool) headerInto(c *backendConn, dst http.Header, to fieldPasser) {
 	if len(dst) == 0 {
-		c.resp.Header, c.resp.lent = dst, false
+		c.resp.Header, c.resp.lent, c.resp.passTo = dst, false, to
 	} else {
-		c.resp.Header, c.resp.lent = p.headers.Get().(http.Header), true
+		c.resp.Header, c.resp.lent, c.resp.passTo = p.headers.Get().(http.Header), true, nil
 	}
 }
 
@@ -294,7 +296,7 @@ func (p *pool) headerInto(c *backendConn, dst http.Header) {
 // Header after (its values, handed on, stay valid).
 func (p *pool) returnHeader(c *backendConn) {
 	h := c.resp.Header
-	c.resp.Header = nil
+	c.resp.Header, c.resp.passTo = nil, nil
 	if c.resp.lent && h != nil && len(h) <= keptFields {
 		clear(h)
 		p.headers.Put(h)

@@ -46,6 +46,12 @@ type backendResponse struct {
 	Close         bool      // the connection ends with this response
 	lent          bool      // Header is the pool's (pool.headerInto), not the client's answer's
 	seen          head.Seen // the framing and hop-by-hop fields the head had
+	// passTo, when not nil, is the client's answer's writer, which takes
+	// the head's fields as lines (PassFields): the parse sets most of them
+	// aside in passed (head.ResponseFields), and only the others go into
+	// Header.
+	passTo fieldPasser
+	passed head.Passed
 	// Trailer holds the trailer fields announced in the head (nil values),
 	// then, once Body has returned io.EOF, those that came.
 	Trailer http.Header
@@ -80,16 +86,22 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse, vals []st
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !digit(code[1]) || !digit(code[2]) {
 		return malformed("HTTP status code", code)
 	}
-	h, lent := r.Header, r.lent // the client's answer's, or lent (see send); an interim answer's: reused
+	h, lent, to := r.Header, r.lent, r.passTo // the client's answer's, or lent (see send); an interim answer's: reused
 	if h == nil {
 		h = make(http.Header, strings.Count(fields, "\n"))
 	} else {
 		clear(h)
 	}
-	*r = backendResponse{} // in place: a literal with fields would be built on the stack first
+	lines := r.passed.Lines // its array is reused (ResponseFields empties it)
+	*r = backendResponse{}  // in place: a literal with fields would be built on the stack first
 	r.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
-	r.Header, r.lent, r.ContentLength, r.Body = h, lent, -1, http.NoBody
-	_, seen, err := head.RequestFields(fields, r.Header, nil, vals)
+	r.Header, r.lent, r.passTo, r.passed.Lines, r.ContentLength, r.Body = h, lent, to, lines, -1, http.NoBody
+	var seen head.Seen
+	if to != nil {
+		_, seen, err = head.ResponseFields(fields, r.Header, &r.passed, vals)
+	} else {
+		_, seen, err = head.RequestFields(fields, r.Header, nil, vals)
+	}
 	r.seen = seen
 	if err != nil {
 		return err
@@ -136,6 +148,47 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen,
 		r.Body = br
 	}
 	return nil
+}
+
+// fieldPasser is a client's answer's writer (h1's) that takes the fields
+// to pass on as lines (head.Passed), written as they are, instead of a
+// header map that it would walk, check and write field by field.
+type fieldPasser interface {
+	PassFields(lines []byte, date bool)
+}
+
+// passer returns the client's answer's writer as a fieldPasser, or nil
+// when it is none or the answer's fields must go through its header map:
+// the service sets or drops response headers of its own (decorate).
+func (x *exchange) passer() fieldPasser {
+	if len(x.svc.ResponseHeaders) > 0 || x.https && x.svc.SecurityHeaders {
+		return nil
+	}
+	fp, _ := x.rw.ResponseWriter.(fieldPasser)
+	return fp
+}
+
+// unpass puts the fields the parse set aside back into r.Header, and
+// passes no lines: the head had a Connection field, which may list some
+// of them as hop-by-hop (responseHead drops those from the map). A call of
+// its own: most answers have no Connection field.
+//
+//go:noinline
+func (r *backendResponse) unpass() {
+	if len(connectionTokens(r.Header)) == 0 {
+		return
+	}
+	// The lines were checked when parsed: no error.
+	_ = head.ParseFields(string(r.passed.Lines), r.Header)
+	r.passTo = nil
+}
+
+// contentType is the answer's first Content-Type value ("": none).
+func (r *backendResponse) contentType() string {
+	if r.passTo != nil {
+		return r.passed.ContentType
+	}
+	return head.Get(r.Header, "Content-Type")
 }
 
 // bufferedWhole reports whether the response has a body of known length

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/webrouter/webrouter/internal/catalog"
+	"github.com/webrouter/webrouter/internal/head"
 	"github.com/webrouter/webrouter/internal/testbed"
 )
 
@@ -93,10 +94,17 @@ func FuzzReadResponse(f *testing.F) {
 // compareWithNetHTTP checks that readResponse accepts in exactly the cases
 // http.ReadResponse does, but for the refusals its doc comment lists, and
 // that where both accept they agree on the status, the header, the
-// framing, the body and the trailers.
+// framing, the body and the trailers — the header as the map it reads,
+// and as that map with the lines it sets aside for a client's writer
+// that takes them (passTo).
 func compareWithNetHTTP(t *testing.T, data []byte, head bool) {
+	compareOnce(t, data, head, false)
+	compareOnce(t, data, head, true)
+}
+
+func compareOnce(t *testing.T, data []byte, headReq, pass bool) {
 	method := http.MethodGet
-	if head {
+	if headReq {
 		method = http.MethodHead
 	}
 	const size = 4096
@@ -112,7 +120,28 @@ func compareWithNetHTTP(t *testing.T, data []byte, head bool) {
 
 	br := bufio.NewReaderSize(bytes.NewReader(data), size)
 	var got backendResponse
+	if pass {
+		got.passTo = &linesTaken{}
+	}
 	err := readResponse(br, method, &got, nil)
+	if err == nil && pass {
+		if ct := std.Header["Content-Type"]; got.contentType() != "" && (len(ct) == 0 || got.contentType() != ct[0]) {
+			t.Fatalf("%q: Content-Type %q set aside; net/http read %q", data, got.contentType(), ct)
+		}
+		set := http.Header{}
+		if err := head.ParseFields(string(got.passed.Lines), set); err != nil {
+			t.Fatalf("%q: lines set aside %q: %v", data, got.passed.Lines, err)
+		}
+		for k, vv := range set {
+			if head.Hop(k) || k == "Content-Length" {
+				t.Fatalf("%q: %s set aside", data, k)
+			}
+			got.Header[k] = append(got.Header[k], vv...)
+		}
+		if _, date := set["Date"]; date != got.passed.Date {
+			t.Fatalf("%q: Date among the lines %v, reported %v", data, date, got.passed.Date)
+		}
+	}
 	if err != nil {
 		if stdErr == nil && !refusedOnPurpose(data, std, size) {
 			t.Fatalf("%q: readResponse refused (%v); net/http read status %d, header %v", data, err, std.StatusCode, std.Header)
@@ -236,36 +265,38 @@ func TestReadResponseReusesItsResponse(t *testing.T) {
 // it is lent for one answer (pool.headerInto) and comes back empty
 // (pool.returnHeader), so nothing of one answer's fields reaches another
 // that reuses it — on the same backend connection or, through the pool,
-// on another.
+// on another. Fields are set aside for the client's writer only with the
+// client's own map, and the connection lets go of that writer with it.
 func TestHeaderMapsLentPerAnswer(t *testing.T) {
 	p := newPool(TransportOptions{})
 	a, b, c := &backendConn{}, &backendConn{}, &backendConn{}
 	set := http.Header{"Connection": {"close"}} // set before the answer
-	p.headerInto(a, set)
-	if !a.resp.lent || len(a.resp.Header) != 0 {
-		t.Fatalf("into a header with fields: lent %v, map %v", a.resp.lent, a.resp.Header)
+	var to linesTaken
+	p.headerInto(a, set, &to)
+	if !a.resp.lent || len(a.resp.Header) != 0 || a.resp.passTo != nil {
+		t.Fatalf("into a header with fields: lent %v, map %v, lines to %v", a.resp.lent, a.resp.Header, a.resp.passTo)
 	}
 	a.resp.Header["X-First"] = []string{"1"}
 	p.returnHeader(a)
 	if a.resp.Header != nil {
 		t.Fatalf("returned, the connection still holds its map: %v", a.resp.Header)
 	}
-	p.headerInto(b, set)
+	p.headerInto(b, set, nil)
 	if len(b.resp.Header) != 0 {
 		t.Fatalf("a lent map holds an earlier answer's fields: %v", b.resp.Header)
 	}
 	own := http.Header{}
-	p.headerInto(c, own)
-	if c.resp.lent {
-		t.Fatal("into an empty header: a map was lent")
+	p.headerInto(c, own, &to)
+	if c.resp.lent || c.resp.passTo != fieldPasser(&to) {
+		t.Fatalf("into an empty header: lent %v, lines to %v", c.resp.lent, c.resp.passTo)
 	}
 	c.resp.Header["X-Own"] = []string{"1"}
 	p.returnHeader(c)
-	if c.resp.Header != nil || len(own) != 1 {
-		t.Fatalf("returned, the client's map: connection holds %v, map %v", c.resp.Header, own)
+	if c.resp.Header != nil || len(own) != 1 || c.resp.passTo != nil {
+		t.Fatalf("returned, the client's map: connection holds %v and lines to %v, map %v", c.resp.Header, c.resp.passTo, own)
 	}
 	for range 4 {
-		p.headerInto(b, set)
+		p.headerInto(b, set, nil)
 		if len(b.resp.Header) != 0 {
 			t.Fatalf("the client's map went to the pool: lent %v", b.resp.Header)
 		}
@@ -294,3 +325,11 @@ func TestHeaderMapsLentPerAnswer(t *testing.T) {
 		}
 	}
 }
+
+// linesTaken is a fieldPasser that keeps what it is given.
+type linesTaken struct {
+	lines []byte
+	date  bool
+}
+
+func (l *linesTaken) PassFields(lines []byte, date bool) { l.lines, l.date = lines, date }
