@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/webrouter/webrouter/internal/balance"
 	"github.com/webrouter/webrouter/internal/deadline"
@@ -19,8 +20,8 @@ import (
 // Rewrite hook, the retrying transport and the error handler through the
 // request's context.
 type exchange struct {
-	id       string
-	idv      [1]string // id as a header value (idValue)
+	idv      [1]string // the request id (id), as a header's values (idValue)
+	idb      [16]byte  // a generated id's digits, which idv's string holds
 	start    time.Time // when the request began; zero without an access log
 	clientIP string
 	route    *route.Route
@@ -91,10 +92,22 @@ func (x *exchange) cutShort() bool {
 	return x.aborted.Load() || x.clientCtx.Err() != nil
 }
 
+// id returns the request id: the client's, or one generated (setID).
+func (x *exchange) id() string { return x.idv[0] }
+
 // idValue returns the request id as a header's values, without allocating.
-func (x *exchange) idValue() []string {
-	x.idv[0] = x.id
-	return x.idv[:]
+func (x *exchange) idValue() []string { return x.idv[:] }
+
+// setID takes the client's request id, if it may be kept, else generates
+// one from g into x's own array, which the id's string then holds: an id
+// takes no allocation of its own. The array is never written again.
+func (x *exchange) setID(client string, g *idGen) {
+	if validRequestID(client) {
+		x.idv[0] = client
+		return
+	}
+	g.next(&x.idb)
+	x.idv[0] = unsafe.String(&x.idb[0], len(x.idb))
 }
 
 // next picks the target of the next attempt and records it, or returns nil

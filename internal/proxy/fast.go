@@ -296,7 +296,16 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 		resp.unpass()
 	}
 	h := responseHead(x.rw.ResponseWriter, resp)
-	h["X-Request-Id"] = x.idValue()
+	if resp.passTo != nil {
+		// The router's request id goes with the lines (it is fit for
+		// one, validRequestID); the backend's, if any, is in h.
+		if resp.seen&head.SeenRequestID != 0 {
+			delete(h, "X-Request-Id")
+		}
+		resp.passed.Lines = appendField(resp.passed.Lines, "X-Request-Id", x.id())
+	} else {
+		h["X-Request-Id"] = x.idValue()
+	}
 	decorate(h, x.svc, x.https)
 	if early {
 		h.Set("Connection", "close")

@@ -27,15 +27,14 @@ func newIDGen() *idGen {
 	return &idGen{seed: binary.LittleEndian.Uint64(b[:])}
 }
 
-func (g *idGen) next() string {
+// next writes the next id into b.
+func (g *idGen) next(b *[16]byte) {
 	v := mix64(g.seed + g.n.Add(1))
 	const hexd = "0123456789abcdef"
-	var b [16]byte
 	for i := 15; i >= 0; i-- {
 		b[i] = hexd[v&15]
 		v >>= 4
 	}
-	return string(b[:])
 }
 
 // mix64 is splitmix64's finaliser: a bijection on uint64.
@@ -125,7 +124,7 @@ func (x *exchange) forwardHeader(in *http.Request, i int) (key, value string) {
 	case 3:
 		return "X-Real-Ip", x.clientIP
 	case 4:
-		return "X-Request-Id", x.id
+		return "X-Request-Id", x.id()
 	}
 	if x.route.Path != "" && x.svc.StripPrefix {
 		return "X-Forwarded-Prefix", x.route.Path

@@ -126,11 +126,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.alog != nil {
 		x.start = p.now() // only the access log uses it; without one, a clock reading less per request
 	}
-	if id := x.field(r, head.SeenRequestID, "X-Request-Id"); validRequestID(id) {
-		x.id = id
-	} else {
-		x.id = p.ids.next()
-	}
+	x.setID(x.field(r, head.SeenRequestID, "X-Request-Id"), p.ids)
 	defer func() {
 		v := recover()
 		p.finish(x, r, v != nil)
@@ -250,7 +246,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x := exchangeFrom(resp.Request.Context()); x != nil {
-		resp.Header.Set("X-Request-Id", x.id)
+		resp.Header.Set("X-Request-Id", x.id())
 		decorate(resp.Header, x.svc, x.https)
 	}
 	return nil
@@ -314,7 +310,7 @@ func (p *Proxy) logAccess(x *exchange, r *http.Request, status int, service stri
 	rec := accesslog.Record{
 		Time: x.start, Client: x.clientIP, Host: r.Host, Method: r.Method, Path: r.URL.Path,
 		Status: status, Bytes: x.rw.bytes, Service: service, UpstreamTime: x.upstreamDur,
-		Duration: p.now().Sub(x.start), RequestID: x.id, Attempts: x.attempts,
+		Duration: p.now().Sub(x.start), RequestID: x.id(), Attempts: x.attempts,
 	}
 	if x.target != nil {
 		rec.Upstream = x.target.Addr

@@ -379,3 +379,37 @@ func TestLargeBodiesPassIntact(t *testing.T) {
 		t.Errorf("8 MiB echo came back with %d bytes, equal=%v", len(got), bytes.Equal(got, payload))
 	}
 }
+
+// TestRequestIDs: a generated request id is 16 hex digits, unlike any
+// other of its generator's, and stays as it was while more are made; a
+// client's id is kept when it may be, and replaced when not.
+func TestRequestIDs(t *testing.T) {
+	g := newIDGen()
+	xs := make([]*exchange, 10000)
+	seen := make(map[string]bool, len(xs))
+	for i := range xs {
+		xs[i] = &exchange{}
+		xs[i].setID("", g)
+		id := xs[i].id()
+		if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("id %d: %q (repeated: %v)", i, id, seen[id])
+		}
+		seen[id] = true
+	}
+	for i, x := range xs {
+		if !seen[x.id()] || x.idValue()[0] != x.id() {
+			t.Fatalf("id %d changed to %q", i, x.id())
+		}
+	}
+	var x exchange
+	x.setID("trace-1.a:b+c/d=e", g)
+	if x.id() != "trace-1.a:b+c/d=e" {
+		t.Errorf("client id replaced: %q", x.id())
+	}
+	for _, bad := range []string{"two words", "line\r\nbreak", strings.Repeat("a", 129)} {
+		x.setID(bad, g)
+		if x.id() == bad || len(x.id()) != 16 {
+			t.Errorf("client id %q kept: %q", bad, x.id())
+		}
+	}
+}

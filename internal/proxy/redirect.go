@@ -40,7 +40,7 @@ func (p *Proxy) redirectHTTPS(x *exchange, r *http.Request) {
 	}
 	h := x.rw.Header()
 	h.Set("Location", "https://"+host+uri)
-	h.Set("X-Request-Id", x.id)
+	h.Set("X-Request-Id", x.id())
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	x.rw.WriteHeader(code)
 	if r.Method != http.MethodHead {

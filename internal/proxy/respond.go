@@ -47,10 +47,10 @@ func (p *Proxy) respond(x *exchange, status int, msg string) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Request-Id", x.id)
+	h.Set("X-Request-Id", x.id())
 	if x.svc != nil {
 		decorate(h, x.svc, x.https)
 	}
 	x.rw.WriteHeader(status)
-	fmt.Fprintf(&x.rw, "%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, x.id)
+	fmt.Fprintf(&x.rw, "%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, x.id())
 }
