@@ -29,12 +29,26 @@ func newIDGen() *idGen {
 
 // next writes the next id into b.
 func (g *idGen) next(b *[16]byte) {
-	v := mix64(g.seed + g.n.Add(1))
-	const hexd = "0123456789abcdef"
-	for i := 15; i >= 0; i-- {
-		b[i] = hexd[v&15]
-		v >>= 4
-	}
+	hex16(b, mix64(g.seed+g.n.Add(1)))
+}
+
+// hex16 writes v into b as 16 lower-case hex digits, eight at a time.
+func hex16(b *[16]byte, v uint64) {
+	binary.BigEndian.PutUint64(b[:8], hexWord(uint32(v>>32)))
+	binary.BigEndian.PutUint64(b[8:], hexWord(uint32(v)))
+}
+
+// hexWord returns x's eight hex digits (lower case), the first in the top
+// byte: x's nibbles spread to a byte each, then each turned to its digit
+// at once ('0' added, and 'a'-'0'-10 more where the nibble is over 9; no
+// byte carries into the next).
+func hexWord(x uint32) uint64 {
+	y := uint64(x)
+	y = (y | y<<16) & 0x0000ffff0000ffff
+	y = (y | y<<8) & 0x00ff00ff00ff00ff
+	y = (y | y<<4) & 0x0f0f0f0f0f0f0f0f
+	over9 := (y + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return y + 0x3030303030303030 + over9*('a'-'0'-10)
 }
 
 // mix64 is splitmix64's finaliser: a bijection on uint64.

@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -410,6 +412,26 @@ func TestRequestIDs(t *testing.T) {
 		x.setID(bad, g)
 		if x.id() == bad || len(x.id()) != 16 {
 			t.Errorf("client id %q kept: %q", bad, x.id())
+		}
+	}
+}
+
+// hex16 writes what fmt's %016x does.
+func TestHex16(t *testing.T) {
+	for _, v := range []uint64{0, 1, 9, 10, 15, 16, 0x0123456789abcdef, 0xfedcba9876543210, 0xa0a0a0a09f9f9f9f, ^uint64(0)} {
+		var b [16]byte
+		hex16(&b, v)
+		if want := fmt.Sprintf("%016x", v); string(b[:]) != want {
+			t.Errorf("hex16(%#x) = %q, want %q", v, b, want)
+		}
+	}
+	r := mrand.New(mrand.NewPCG(1, 2))
+	for range 100000 {
+		v := r.Uint64()
+		var b [16]byte
+		hex16(&b, v)
+		if want := fmt.Sprintf("%016x", v); string(b[:]) != want {
+			t.Fatalf("hex16(%#x) = %q, want %q", v, b, want)
 		}
 	}
 }
