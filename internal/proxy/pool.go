@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/await"
@@ -40,13 +41,19 @@ type backendConn struct {
 
 // pool keeps idle backend connections per address. Get and put take a
 // mutex per address (the lists are found without a lock); connections
-// found closed by the backend are dropped. It also lends the buffers
-// requests are written through and answers read through.
+// found closed by the backend are dropped. While any connection is idle, a
+// sweep every half idle timeout closes those idle longer than the timeout,
+// so none outlives it by more than half of it — an address that served
+// its last request (an instance gone from the registry) keeps no sockets
+// open — and drops the lists that have been empty and unused as long. It
+// also lends the buffers requests are written through and answers read
+// through.
 type pool struct {
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
-	byAddr      sync.Map  // address → *idleList
+	byAddr      sync.Map    // address → *idleList
+	sweeping    atomic.Bool // a sweep is due (sweepSoon)
 	heads       sync.Pool // *[]byte of writeBuffer bytes' capacity
 	writers     sync.Pool // *bufio.Writer of writeBuffer bytes
 	readers     sync.Pool // *bufio.Reader of readBuffer bytes
@@ -64,9 +71,13 @@ const (
 	writeBuffer = 32 << 10
 )
 
+// idleList is an address's idle connections, the most recently used last.
 type idleList struct {
+	addr  string
 	mu    sync.Mutex
 	conns []*backendConn
+	used  time.Time // under mu: when a connection was last taken or put back
+	gone  bool      // under mu: dropped from the pool's byAddr (sweep)
 }
 
 func newPool(o TransportOptions) *pool {
@@ -87,8 +98,8 @@ func newPool(o TransportOptions) *pool {
 
 // listFor is list(addr) for a request to host (whose address addr is),
 // found on the host (its Local slot) without a lookup by address once
-// it has been looked up there. The list of an address is never dropped
-// from byAddr, so the one a host keeps stays the pool's.
+// it has been looked up there. A list the sweep dropped is gone: whoever
+// finds it so, under its lock, looks again (relist).
 func (p *pool) listFor(host *upstream.Host, addr string) *idleList {
 	if host == nil {
 		return p.list(addr)
@@ -105,8 +116,20 @@ func (p *pool) list(addr string) *idleList {
 	if l, ok := p.byAddr.Load(addr); ok {
 		return l.(*idleList)
 	}
-	l, _ := p.byAddr.LoadOrStore(addr, &idleList{})
+	l, _ := p.byAddr.LoadOrStore(addr, &idleList{addr: addr})
 	return l.(*idleList)
+}
+
+// relist returns the pool's list for old's address, old being gone, and
+// has host (when not nil) keep that one instead.
+//
+//go:noinline
+func (p *pool) relist(host *upstream.Host, old *idleList) *idleList {
+	l := p.list(old.addr)
+	if host != nil {
+		host.Local.Swap(p, old, l)
+	}
+	return l
 }
 
 // trustIdle is how long a connection may have been back in the pool and
@@ -126,6 +149,12 @@ func (p *pool) get(ctx context.Context, host *upstream.Host, addr string, now ti
 	l := p.listFor(host, addr)
 	for {
 		l.mu.Lock()
+		if l.gone {
+			l.mu.Unlock()
+			l = p.relist(host, l)
+			continue
+		}
+		l.used = now
 		n := len(l.conns)
 		if n == 0 {
 			l.mu.Unlock()
@@ -182,6 +211,13 @@ func (p *pool) put(c *backendConn) {
 	c.idle = time.Now()
 	l := c.list
 	l.mu.Lock()
+	for l.gone {
+		l.mu.Unlock()
+		l = p.relist(nil, l)
+		c.list = l
+		l.mu.Lock()
+	}
+	l.used = c.idle
 	if len(l.conns) < p.maxIdle {
 		l.conns = append(l.conns, c)
 		c = nil
@@ -189,6 +225,55 @@ func (p *pool) put(c *backendConn) {
 	l.mu.Unlock()
 	if c != nil {
 		c.Close()
+		return
+	}
+	p.sweepSoon()
+}
+
+// sweepSoon makes sure a sweep is due, half an idle timeout from now at
+// the latest.
+func (p *pool) sweepSoon() {
+	if !p.sweeping.Load() && p.sweeping.CompareAndSwap(false, true) {
+		time.AfterFunc(p.idleTimeout/2, p.sweep)
+	}
+}
+
+// sweep closes the idle connections idle for an idle timeout or more and
+// drops the lists that are empty and were not used for as long; another
+// sweep is due while idle connections remain. A connection put back
+// during the sweep is seen by it or has made the next one due (put).
+func (p *pool) sweep() {
+	p.sweeping.Store(false)
+	now := time.Now()
+	var expired []*backendConn
+	remain := false
+	p.byAddr.Range(func(_, v any) bool {
+		l := v.(*idleList)
+		l.mu.Lock()
+		// Oldest first: the expired ones are a prefix.
+		n := 0
+		for n < len(l.conns) && now.Sub(l.conns[n].idle) >= p.idleTimeout {
+			n++
+		}
+		if n > 0 {
+			expired = append(expired, l.conns[:n]...)
+			m := copy(l.conns, l.conns[n:])
+			clear(l.conns[m:])
+			l.conns = l.conns[:m]
+		}
+		if len(l.conns) == 0 && now.Sub(l.used) >= p.idleTimeout {
+			l.gone = true
+			p.byAddr.CompareAndDelete(l.addr, l)
+		}
+		remain = remain || len(l.conns) > 0
+		l.mu.Unlock()
+		return true
+	})
+	for _, c := range expired {
+		c.Close()
+	}
+	if remain {
+		p.sweepSoon()
 	}
 }
 

@@ -24,10 +24,21 @@ func (s *Slot) Get(owner any) any {
 }
 
 // Set keeps value as owner's, unless a value is kept already (its own or
-// another owner's: that one stays). The value must stay right for as long
-// as the slot's object lives: the slot does not know when to drop it.
+// another owner's: that one stays). The slot does not know when a value
+// stops being right: its owner replaces it then (Swap).
 func (s *Slot) Set(owner, value any) {
 	if s.p.Load() == nil {
 		s.p.CompareAndSwap(nil, &slotValue{owner, value})
 	}
+}
+
+// Swap replaces owner's value old (as Get returned it) by value, and
+// reports whether it did: not when the slot keeps another value, or
+// another owner's.
+func (s *Slot) Swap(owner, old, value any) bool {
+	v := s.p.Load()
+	if v == nil || v.owner != owner || v.value != old {
+		return false
+	}
+	return s.p.CompareAndSwap(v, &slotValue{owner, value})
 }

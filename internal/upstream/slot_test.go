@@ -4,7 +4,8 @@ import "testing"
 
 // TestSlot: a slot keeps the first owner's value; each owner finds only
 // its own; setting again changes nothing, and costs no allocation once the
-// slot is taken.
+// slot is taken; only the owner replaces its value, and only the value it
+// found.
 func TestSlot(t *testing.T) {
 	var s Slot
 	a, b := new(int), new(int)
@@ -23,5 +24,11 @@ func TestSlot(t *testing.T) {
 	var value any = "b's"
 	if n := testing.AllocsPerRun(100, func() { s.Set(b, value) }); n != 0 {
 		t.Fatalf("Set on a taken slot allocated %v times", n)
+	}
+	if s.Swap(b, "b's", "b's new") || s.Swap(a, "a's again", "a's new") || s.Get(a) != "a's" {
+		t.Fatalf("swapped by another owner, or for a value not kept: %v", s.Get(a))
+	}
+	if !s.Swap(a, "a's", "a's new") || s.Get(a) != "a's new" {
+		t.Fatalf("Swap by its owner: %v", s.Get(a))
 	}
 }
