@@ -54,10 +54,10 @@ type pool struct {
 	idleTimeout time.Duration
 	byAddr      sync.Map    // address → *idleList
 	sweeping    atomic.Bool // a sweep is due (sweepSoon)
-	heads       sync.Pool // *[]byte of writeBuffer bytes' capacity
-	writers     sync.Pool // *bufio.Writer of writeBuffer bytes
-	readers     sync.Pool // *bufio.Reader of readBuffer bytes
-	headers     sync.Pool // empty http.Header maps for response heads
+	heads       sync.Pool   // *[]byte of writeBuffer bytes' capacity
+	writers     sync.Pool   // *bufio.Writer of writeBuffer bytes
+	readers     sync.Pool   // *bufio.Reader of readBuffer bytes
+	headers     sync.Pool   // empty http.Header maps for response heads
 }
 
 // Buffer sizes. A read buffer holds a response head whole
