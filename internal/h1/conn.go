@@ -562,7 +562,7 @@ func (c *conn) handle(req *http.Request) (keep bool) {
 	// router with many connections (see forwardHeader in package proxy).
 	w := &c.slot.w
 	*w = response{}
-	w.c, w.req, w.cl, w.h, w.seen = c, req, -1, c.slot.resH, c.slot.seen
+	w.c, w.req, w.cl, w.passLen, w.h, w.seen = c, req, -1, -1, c.slot.resH, c.slot.seen
 	c.slot.resH = nil
 	reqH := req.Header
 	if req.Body != nil && req.Body != http.NoBody && !c.takeBody(req, w) {

@@ -33,6 +33,7 @@ type response struct {
 	err         error     // a write failed
 	pass        []byte    // field lines the final head carries as they are (PassFields)
 	passDate    bool      // pass has a Date field
+	passLen     int64     // the Content-Length PassFields gave, -1: none (see WriteHeader)
 
 	continueMu sync.Mutex // orders a body reader's "100 Continue" before the head
 	headerDone bool       // under continueMu: the head was written
@@ -88,36 +89,41 @@ func (w *response) WriteHeader(code int) {
 	// the framing depends on: they are written after, as it decides.
 	f := writeHeadFields(bw, h)
 	f.date = f.date || w.passDate
-	cl := f.cl
-	if code == http.StatusNoContent || len(cl) > 1 {
-		cl = nil
-	}
-	if len(cl) == 1 {
-		if n, ok := head.Decimal(cl[0]); ok {
-			w.cl = n
-		} else if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n >= 0 {
-			w.cl = n
-		} else {
-			cl = nil
+	// The Content-Length field to send, if any: Header()'s, else the
+	// length PassFields gave; none for a 204.
+	cl, hasCL := w.passLen, w.passLen >= 0 && f.cl == nil
+	if len(f.cl) == 1 {
+		if n, ok := head.Decimal(f.cl[0]); ok {
+			cl, hasCL = n, true
+		} else if n, err := strconv.ParseInt(f.cl[0], 10, 64); err == nil && n >= 0 {
+			cl, hasCL = n, true
 		}
+	}
+	if code == http.StatusNoContent {
+		hasCL = false
+	}
+	if hasCL {
+		w.cl = cl
 	}
 	trailers := f.trailer != nil
 	switch {
 	case w.noBody:
 	case w.cl >= 0 && !trailers:
 	case w.req.ProtoAtLeast(1, 1):
-		w.chunked, w.cl, cl = true, -1, nil
+		w.chunked, w.cl, hasCL = true, -1, false
 	default:
 		w.closeAfter = true // HTTP/1.0: the close ends the body
 		if trailers {
-			w.cl, cl = -1, nil
+			w.cl, hasCL = -1, false
 		}
 	}
 	if httpguts.HeaderValuesContainsToken(f.conn, "close") {
 		w.closeAfter = true
 	}
-	if cl != nil {
-		writeField(bw, "Content-Length", cl)
+	if hasCL {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), cl, 10))
+		bw.WriteString("\r\n")
 	}
 	if w.chunked {
 		if trailers {
@@ -419,11 +425,13 @@ func (w *response) CutOnGone(x interface{ Cut() }) { w.c.setCutter(x) }
 // without control bytes but HTAB; none of a field the writer decides on
 // (Connection, Keep-Alive, Transfer-Encoding, Trailer, Content-Length:
 // those go into Header(), where it finds them); a Date field only if date
-// is set, which keeps the writer from adding its own. lines are used by
-// WriteHeader, not kept past it: they must not change before it is
-// called. A second call replaces the first.
-func (w *response) PassFields(lines []byte, date bool) {
-	w.pass, w.passDate = lines, date
+// is set, which keeps the writer from adding its own. length is the
+// answer's Content-Length (-1: none): the writer takes it as it takes a
+// Content-Length field in Header() (which wins if there is one). lines
+// are used by WriteHeader, not kept past it: they must not change before
+// it is called. A second call replaces the first.
+func (w *response) PassFields(lines []byte, date bool, length int64) {
+	w.pass, w.passDate, w.passLen = lines, date, length
 }
 
 // RequestSeen reports which of the fields head.Seen names the request's

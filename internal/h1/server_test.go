@@ -233,28 +233,41 @@ func TestResponseFields(t *testing.T) {
 // without them.
 func TestPassFields(t *testing.T) {
 	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := w.(interface{ PassFields([]byte, bool) })
+		p := w.(interface{ PassFields([]byte, bool, int64) })
 		switch r.URL.Path {
 		case "/dated":
-			p.PassFields([]byte("Date: then\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"), true)
+			p.PassFields([]byte("Date: then\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"), true, -1)
 			w.Header().Set("Link", "</s.css>")
 			w.WriteHeader(http.StatusEarlyHints)
 			w.Header().Del("Link")
 			w.Header().Set("X-Map", "m")
 		case "/undated":
-			p.PassFields([]byte("X-Passed: 1\r\n"), false)
+			p.PassFields([]byte("X-Passed: 1\r\n"), false, 2)
+		case "/both":
+			p.PassFields(nil, false, 5) // Header()'s wins
+			w.Header().Set("Content-Length", "2")
 		}
 		io.WriteString(w, "ok")
 	}), nil)
 	c := dial(t, addr, 2*time.Second)
 	br := bufio.NewReader(c)
-	fmt.Fprintf(c, "GET /dated HTTP/1.1\r\nHost: a\r\n\r\nGET /undated HTTP/1.1\r\nHost: a\r\n\r\nGET /none HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	fmt.Fprintf(c, "GET /dated HTTP/1.1\r\nHost: a\r\n\r\nGET /undated HTTP/1.1\r\nHost: a\r\n\r\n"+
+		"GET /both HTTP/1.1\r\nHost: a\r\n\r\nGET /none HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
 	all, _ := io.ReadAll(br)
 	answers := strings.Split(string(all), "HTTP/1.1 ")[1:]
-	if len(answers) != 4 {
-		t.Fatalf("%d answers, want 4 (a 103 and three 200s):\n%s", len(answers), all)
+	if len(answers) != 5 {
+		t.Fatalf("%d answers, want 5 (a 103 and four 200s):\n%s", len(answers), all)
 	}
-	early, dated, undated, none := answers[0], answers[1], answers[2], answers[3]
+	early, dated, undated, both, none := answers[0], answers[1], answers[2], answers[3], answers[4]
+	if !strings.Contains(dated, "Transfer-Encoding: chunked\r\n") || strings.Contains(dated, "Content-Length") {
+		t.Errorf("no length given: not chunked\n%s", dated)
+	}
+	if !strings.Contains(undated, "\r\nContent-Length: 2\r\n") || strings.Contains(undated, "chunked") {
+		t.Errorf("the length given is not the answer's:\n%s", undated)
+	}
+	if strings.Count(both, "Content-Length") != 1 || !strings.Contains(both, "\r\nContent-Length: 2\r\n") {
+		t.Errorf("a length given and one in the header:\n%s", both)
+	}
 	if strings.Contains(early, "Set-Cookie") || strings.Contains(early, "Date: then") {
 		t.Errorf("passed lines in the interim answer:\n%s", early)
 	}

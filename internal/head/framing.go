@@ -30,6 +30,18 @@ type Frame struct {
 // "chunked" (HTTP/1.1; HTTP/1.0 ignores it), differing or malformed
 // Content-Lengths and an announced framing field are errors.
 func ReadFrame(h http.Header, seen Seen, major, minor int) (Frame, error) {
+	return readFrame(h, seen, nil, major, minor)
+}
+
+// PassedFrame is ReadFrame for a head read by ResponseFields, whose
+// Content-Length values are pass's, not h's.
+func PassedFrame(h http.Header, seen Seen, pass *Passed, major, minor int) (Frame, error) {
+	return readFrame(h, seen&^SeenContentLength, &pass.ContentLength, major, minor)
+}
+
+// readFrame is ReadFrame, with the Content-Length values *lengths instead
+// of h's when lengths is not nil.
+func readFrame(h http.Header, seen Seen, lengths *[]string, major, minor int) (Frame, error) {
 	f := Frame{Length: -1}
 	var conn []string
 	if seen&SeenConnection != 0 {
@@ -58,6 +70,11 @@ func ReadFrame(h http.Header, seen Seen, major, minor int) (Frame, error) {
 			return Frame{}, err
 		}
 	}
+	if lengths != nil {
+		if f.Length, err = Length(*lengths); err != nil {
+			return Frame{}, err
+		}
+	}
 	if seen&SeenTrailer != 0 {
 		if f.Trailer, err = announcedTrailer(h, f.Chunked); err != nil {
 			return Frame{}, err
@@ -71,6 +88,18 @@ func ReadFrame(h http.Header, seen Seen, major, minor int) (Frame, error) {
 // h); a value must be a non-negative decimal number.
 func contentLength(h http.Header) (int64, error) {
 	cls := h["Content-Length"]
+	n, err := Length(cls)
+	if err == nil && len(cls) > 1 {
+		cls[0] = strings.TrimSpace(cls[0])
+		h["Content-Length"] = cls[:1:1]
+	}
+	return n, err
+}
+
+// Length returns the length that the values of a message's Content-Length
+// fields give (-1: none), as ReadFrame reads them: repeated fields must
+// agree; a value must be a non-negative decimal number.
+func Length(cls []string) (int64, error) {
 	if len(cls) == 0 {
 		return -1, nil
 	}
@@ -79,10 +108,6 @@ func contentLength(h http.Header) (int64, error) {
 		if strings.TrimSpace(v) != first {
 			return 0, fmt.Errorf("multiple differing Content-Length fields %s", Quote(strings.Join(cls, ", ")))
 		}
-	}
-	if len(cls) > 1 {
-		cls[0] = first
-		h["Content-Length"] = cls[:1:1]
 	}
 	if n, ok := Decimal(first); ok {
 		return n, nil

@@ -192,15 +192,22 @@ type Passed struct {
 	Date bool
 	// ContentType is the first Content-Type value among them ("": none).
 	ContentType string
+	// ContentLength holds the values of the head's Content-Length fields,
+	// which are neither among the lines nor in the header map: the
+	// framing reads them (Length), and the length goes on as a number.
+	ContentLength []string
+	clv           [1]string // ContentLength's array for one field
 }
 
 // ResponseFields is RequestFields for the head of an answer a proxy passes
 // on: the fields without a Seen bit — those neither the framing nor a
 // router looks up, most of any answer's — are set aside in pass (emptied
-// first) as the lines to write, not put into h; the others go into h.
-// pass.Lines' values are copies: they do not hold on to s.
+// first) as the lines to write, and Content-Length's values as
+// pass.ContentLength (its Seen bit reported), not put into h; the others
+// go into h. pass.Lines' values are copies: they do not hold on to s;
+// pass.ContentLength's do.
 func ResponseFields(s string, h http.Header, pass *Passed, scratch []string) ([]string, Seen, error) {
-	pass.Lines, pass.Date, pass.ContentType = pass.Lines[:0], false, ""
+	pass.Lines, pass.Date, pass.ContentType, pass.ContentLength = pass.Lines[:0], false, "", pass.clv[:0]
 	return fields(s, h, nil, pass, scratch)
 }
 
@@ -248,8 +255,12 @@ func fields(s string, h http.Header, host *[]string, pass *Passed, scratch []str
 		if c >= 0 {
 			// Only common names have a Seen bit (commonNames).
 			seen |= commonSeen[c]
-			if host != nil && c == commonHost {
+			switch {
+			case host != nil && c == commonHost:
 				*host = append(*host, v)
+				continue
+			case pass != nil && c == commonContentLength:
+				pass.ContentLength = append(pass.ContentLength, v)
 				continue
 			}
 			first = had&(1<<c) == 0

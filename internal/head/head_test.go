@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -272,9 +273,9 @@ func TestResponseFields(t *testing.T) {
 	if !pass.Date || pass.ContentType != "text/plain" {
 		t.Errorf("Date %v, Content-Type %q; want true, text/plain", pass.Date, pass.ContentType)
 	}
-	wantMap := http.Header{"Content-Length": {"5"}, "Connection": {"close, X-Odd-Name"}, "X-Request-Id": {"r1"}}
-	if !reflect.DeepEqual(h, wantMap) {
-		t.Errorf("map %v, want %v", h, wantMap)
+	wantMap := http.Header{"Connection": {"close, X-Odd-Name"}, "X-Request-Id": {"r1"}}
+	if !reflect.DeepEqual(h, wantMap) || !slices.Equal(pass.ContentLength, []string{"5"}) {
+		t.Errorf("map %v, Content-Length %q; want %v, [5]", h, pass.ContentLength, wantMap)
 	}
 	if want := SeenContentLength | SeenConnection | SeenRequestID; seen != want {
 		t.Errorf("seen %08b, want %08b", seen, want)
@@ -283,18 +284,51 @@ func TestResponseFields(t *testing.T) {
 	if err := ParseFields(in, all); err != nil {
 		t.Fatal(err)
 	}
+	h["Content-Length"] = pass.ContentLength
 	if err := ParseFields(string(pass.Lines)+"\r\n", h); err != nil || !reflect.DeepEqual(h, all) {
 		t.Errorf("map and lines together: %v, %v; ParseFields gives %v", h, err, all)
 	}
 
 	// Reused: emptied first; nothing set aside, nothing reported.
 	h = http.Header{}
-	if _, _, err := ResponseFields("Content-Length: 0\r\n\r\n", h, &pass, nil); err != nil || len(pass.Lines) != 0 || pass.Date || pass.ContentType != "" || len(h) != 1 {
-		t.Errorf("reused: %q, %v, %q, map %v, %v", pass.Lines, pass.Date, pass.ContentType, h, err)
+	if _, _, err := ResponseFields("Content-Length: 0\r\n\r\n", h, &pass, nil); err != nil || len(pass.Lines) != 0 || pass.Date || pass.ContentType != "" || len(h) != 0 || !slices.Equal(pass.ContentLength, []string{"0"}) {
+		t.Errorf("reused: %q, %v, %q, %q, map %v, %v", pass.Lines, pass.Date, pass.ContentType, pass.ContentLength, h, err)
+	}
+	if _, seen, err := ResponseFields("X-A: 1\r\n\r\n", h, &pass, nil); err != nil || seen != 0 || len(pass.ContentLength) != 0 {
+		t.Errorf("no Content-Length: seen %08b, lengths %q, %v", seen, pass.ContentLength, err)
 	}
 	for _, bad := range []string{"X-A: 1\r\n B: 2\r\n\r\n", "X A: 1\r\n\r\n", "X-A: \x01\r\n\r\n", "X-A\r\n\r\n"} {
 		if _, _, err := ResponseFields(bad, http.Header{}, &pass, nil); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// PassedFrame reads from a head set aside by ResponseFields the frame
+// ReadFrame reads from the whole head parsed into a map.
+func TestPassedFrame(t *testing.T) {
+	for _, fields := range []string{
+		"Content-Length: 5\r\n\r\n",
+		"Content-Length: 5\r\nContent-Length:  5\r\nX-A: 1\r\n\r\n",
+		"Content-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		"Content-Length: x\r\n\r\n",
+		"X-A: 1\r\n\r\n",
+		"Transfer-Encoding: chunked\r\nContent-Length: 5\r\nTrailer: X-Sum\r\n\r\n",
+		"Connection: close\r\nContent-Length: 0\r\n\r\n",
+	} {
+		var pass Passed
+		h, all := http.Header{}, http.Header{}
+		_, seen, err := ResponseFields(fields, h, &pass, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ParseFields(fields, all); err != nil {
+			t.Fatal(err)
+		}
+		f, err := PassedFrame(h, seen, &pass, 1, 1)
+		want, wantErr := ReadFrame(all, SeenAll, 1, 1)
+		if !reflect.DeepEqual(f, want) || (err == nil) != (wantErr == nil) {
+			t.Errorf("%q: %+v, %v; ReadFrame %+v, %v", fields, f, err, want, wantErr)
 		}
 	}
 }

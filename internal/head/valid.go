@@ -122,9 +122,10 @@ var commonNames = [...]string{
 
 // The indexes in commonNames of the names a parse treats apart.
 const (
-	commonHost        = 0
-	commonDate        = 1
-	commonContentType = 2
+	commonHost          = 0
+	commonDate          = 1
+	commonContentType   = 2
+	commonContentLength = 3
 )
 
 // common returns k's index in commonNames, or -1 when k is not one of

@@ -118,7 +118,7 @@ func TestCommonNames(t *testing.T) {
 	for _, n := range []struct {
 		i    int
 		want string
-	}{{commonHost, "Host"}, {commonDate, "Date"}, {commonContentType, "Content-Type"}} {
+	}{{commonHost, "Host"}, {commonDate, "Date"}, {commonContentType, "Content-Type"}, {commonContentLength, "Content-Length"}} {
 		if commonNames[n.i] != n.want {
 			t.Fatalf("commonNames[%d] is %q, want %q", n.i, commonNames[n.i], n.want)
 		}

@@ -314,7 +314,7 @@ func (p *Proxy) stream(x *exchange, resp *backendResponse, c *backendConn, tgt *
 		announceTrailers(h, resp.Trailer)
 	}
 	if resp.passTo != nil {
-		resp.passTo.PassFields(resp.passed.Lines, resp.passed.Date)
+		resp.passTo.PassFields(resp.passed.Lines, resp.passed.Date, resp.passLen)
 	}
 	x.rw.WriteHeader(resp.StatusCode)
 	var err error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/webrouter/webrouter/internal/head"
@@ -52,6 +53,9 @@ type backendResponse struct {
 	// Header.
 	passTo fieldPasser
 	passed head.Passed
+	// passLen is the Content-Length to announce with the lines (-1: none):
+	// the backend's, but for a chunked body.
+	passLen int64
 	// Trailer holds the trailer fields announced in the head (nil values),
 	// then, once Body has returned io.EOF, those that came.
 	Trailer http.Header
@@ -95,7 +99,7 @@ func readResponse(br *bufio.Reader, method string, r *backendResponse, vals []st
 	lines := r.passed.Lines // its array is reused (ResponseFields empties it)
 	*r = backendResponse{}  // in place: a literal with fields would be built on the stack first
 	r.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
-	r.Header, r.lent, r.passTo, r.passed.Lines, r.ContentLength, r.Body = h, lent, to, lines, -1, http.NoBody
+	r.Header, r.lent, r.passTo, r.passed.Lines, r.ContentLength, r.passLen, r.Body = h, lent, to, lines, -1, -1, http.NoBody
 	var seen head.Seen
 	if to != nil {
 		_, seen, err = head.ResponseFields(fields, r.Header, &r.passed, vals)
@@ -123,7 +127,14 @@ func malformed(what, got string) error {
 // net/http's readTransfer does for a response.
 func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen, major, minor int) error {
 	h := r.Header
-	f, err := head.ReadFrame(h, seen, major, minor)
+	var f head.Frame
+	var err error
+	if r.passTo != nil {
+		f, err = head.PassedFrame(h, seen, &r.passed, major, minor)
+		r.passLen = f.Length // as the field stays in a map: but for a chunked body (below)
+	} else {
+		f, err = head.ReadFrame(h, seen, major, minor)
+	}
 	if err != nil {
 		return err
 	}
@@ -135,6 +146,7 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen,
 		r.ContentLength = 0
 	case f.Chunked:
 		delete(h, "Content-Length")
+		r.passLen = -1
 		r.body.Chunks(br, &r.Trailer)
 		r.Body = &r.body
 	case f.Length > 0:
@@ -154,7 +166,7 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen,
 // to pass on as lines (head.Passed), written as they are, instead of a
 // header map that it would walk, check and write field by field.
 type fieldPasser interface {
-	PassFields(lines []byte, date bool)
+	PassFields(lines []byte, date bool, length int64)
 }
 
 // passer returns the client's answer's writer as a fieldPasser, or nil
@@ -180,6 +192,9 @@ func (r *backendResponse) unpass() {
 	}
 	// The lines were checked when parsed: no error.
 	_ = head.ParseFields(string(r.passed.Lines), r.Header)
+	if r.passLen >= 0 {
+		r.Header["Content-Length"] = []string{strconv.FormatInt(r.passLen, 10)}
+	}
 	r.passTo = nil
 }
 
