@@ -86,16 +86,19 @@ func TestMixCountsEveryKindWithoutFailure(t *testing.T) {
 		t.Fatalf("too little traffic: %s", res.Summary())
 	}
 	// Each new-conn request and each WebSocket dial had a connection of its
-	// own; the keep-alive clients one each.
-	want := res.NewConn.Total + res.WebSocket.Total + 4
-	if got := conns.Load(); got != want {
-		mu.Lock()
-		by := map[string]int{}
-		for _, k := range kinds {
-			by[k]++
-		}
-		mu.Unlock()
-		t.Errorf("server saw %d connections, want %d (%s); connections by their first request: %v, without a request: %d",
+	// own; the keep-alive clients kept theirs: one each, or now and then a
+	// second (Go's Transport dials again for a kept-alive connection it
+	// finds ended: seen once in many runs, 93 connections for 92).
+	mu.Lock()
+	by := map[string]int{}
+	for _, k := range kinds {
+		by[k]++
+	}
+	mu.Unlock()
+	ka := by[KindKeepAlive]
+	want := res.NewConn.Total + res.WebSocket.Total + int64(ka)
+	if got := conns.Load(); got != want || ka < 4 || ka > 8 {
+		t.Errorf("server saw %d connections, want %d with 4 to 8 for the 4 keep-alive clients (%s); connections by their first request: %v, without a request: %d",
 			got, want, res.Summary(), by, got-int64(len(kinds)))
 	}
 }
