@@ -475,19 +475,7 @@ func TestHeadLargerThanTheReadBuffer(t *testing.T) {
 		"/big": "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", maxHead) + "\r\nContent-Length: 2\r\n\r\nok",
 	}
 	var conns atomic.Int32
-	addr := testbed.ServeTCP(t, func(c net.Conn) {
-		conns.Add(1)
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil {
-				return
-			}
-		}
-	})
+	addr := answering(t, answers, &conns)
 	r := newRig(t, TransportOptions{})
 	r.service("raw", catalog.ServiceSpec{Mountpoints: []string{"raw.test"}, MaxFails: new(int)})
 	r.instance("raw", "a", addr, 10)
@@ -529,18 +517,7 @@ func TestAnswerFieldsPassAsTheyCame(t *testing.T) {
 			"Server: leaky/1.0\r\nContent-Length: 2\r\n\r\nok",
 		"/listed": "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 2\r\n\r\nok",
 	}
-	addr := testbed.ServeTCP(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil {
-				return
-			}
-		}
-	})
+	addr := answering(t, answers, nil)
 	r := newRig(t, TransportOptions{})
 	r.service("s", catalog.ServiceSpec{Mountpoints: []string{"s.test"}})
 	r.instance("s", "a", addr, 10)
@@ -607,4 +584,25 @@ func TestAnswerFieldsPassAsTheyCame(t *testing.T) {
 	if !slices.Equal(lines, wantD) {
 		t.Errorf("with response headers set:\n%q\nwant\n%q", lines, wantD)
 	}
+}
+
+// answering serves, on raw connections, each request with answers[its
+// path] written as it is, until the connection ends or a write fails; it
+// counts the connections in conns, if not nil. It returns the address.
+func answering(t *testing.T, answers map[string]string, conns *atomic.Int32) string {
+	return testbed.ServeTCP(t, func(c net.Conn) {
+		if conns != nil {
+			conns.Add(1)
+		}
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil {
+				return
+			}
+		}
+	})
 }
