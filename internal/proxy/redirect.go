@@ -48,6 +48,13 @@ func (p *Proxy) redirectHTTPS(x *exchange, r *http.Request) {
 	}
 }
 
+// decorates reports whether decorate changes anything for svc: it sets
+// or drops response headers of its own, or adds security headers (on
+// HTTPS).
+func decorates(svc *route.Service, https bool) bool {
+	return len(svc.ResponseHeaders) > 0 || https && svc.SecurityHeaders
+}
+
 // decorate applies a service's response headers to h, and on HTTPS its
 // security headers where the backend has not set them.
 func decorate(h http.Header, svc *route.Service, https bool) {

@@ -131,7 +131,7 @@ func (r *backendResponse) frame(br *bufio.Reader, method string, seen head.Seen,
 	var err error
 	if r.passTo != nil {
 		f, err = head.PassedFrame(h, seen, &r.passed, major, minor)
-		r.passLen = f.Length // as the field stays in a map: but for a chunked body (below)
+		r.passLen = f.Length // what the field in a map would announce; none for a chunked body (below)
 	} else {
 		f, err = head.ReadFrame(h, seen, major, minor)
 	}
@@ -171,9 +171,9 @@ type fieldPasser interface {
 
 // passer returns the client's answer's writer as a fieldPasser, or nil
 // when it is none or the answer's fields must go through its header map:
-// the service sets or drops response headers of its own (decorate).
+// the service's headers are applied to them (decorates).
 func (x *exchange) passer() fieldPasser {
-	if len(x.svc.ResponseHeaders) > 0 || x.https && x.svc.SecurityHeaders {
+	if decorates(x.svc, x.https) {
 		return nil
 	}
 	fp, _ := x.rw.ResponseWriter.(fieldPasser)
