@@ -247,6 +247,10 @@ func TestBodilessAnswersAndConnectionClose(t *testing.T) {
 		if resp.StatusCode != tt.code || string(b) != tt.body {
 			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, b, tt.code, tt.body)
 		}
+		// A HEAD answer's length is the one a GET would have.
+		if cl := resp.Header.Get("Content-Length"); tt.method == "HEAD" && cl != "5" {
+			t.Errorf("HEAD %s: Content-Length %q, want 5", tt.path, cl)
+		}
 	}
 	if n := conns.Load(); n < 3 || n > 4 {
 		t.Errorf("backend saw %d connections: want one reused connection plus one per Connection: close answer", n)
