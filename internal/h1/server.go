@@ -39,6 +39,9 @@
 //     (CutOnGone on its ResponseWriter): the same as a context.AfterFunc on
 //     the request's context, without a registration per request or per
 //     connection (one per server, on BaseContext).
+//   - A proxy may hand the answer's fields over as lines it has checked,
+//     and its length as a number (PassFields on the ResponseWriter):
+//     they are written as they are, without a header map.
 //   - A panic in the handler closes the connection; http.ErrAbortHandler
 //     does so silently, other values are logged.
 //   - Stricter than net/http: once the handler has returned (and did not
