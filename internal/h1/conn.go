@@ -484,10 +484,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 	c.awaited = false
 	c.setState(http.StateActive)
 	// A head that is in the buffer whole is read without waiting: the
-	// header timeout matters only for one still arriving.
-	if d := c.s.ReadHeaderTimeout; d > 0 && !head.Buffered(c.br) {
-		c.rd.Renew(time.Now(), d)
-	}
+	// header timeout matters only for one still arriving (headWait).
 	c.lr.remain = c.s.headLimit() - int64(c.br.Buffered())
 	req, err := c.readHead()
 	c.lr.remain = unlimited

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -26,7 +27,7 @@ import (
 // server's limit (headLimit) is errHeadTooLarge, even when it came whole
 // into the buffer, read ahead with what came before.
 func (c *conn) parseRequest() (*http.Request, error) {
-	s, err := head.ReadBlock(c.br, true)
+	s, err := head.ReadBlockWait(c.br, true, c.headWait)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +123,17 @@ func (readCloser) Close() error { return nil }
 
 // readHead reads the next request head: parseRequest, or http.ReadRequest
 // for a head larger than the read buffer.
+// headWait gives a head still arriving the header deadline
+// (ReadHeaderTimeout): parseRequest's read calls it before it waits for
+// more of the head, or leaves a head too large for the buffer to
+// http.ReadRequest. A head already buffered whole is read without a clock
+// reading or a deadline.
+func (c *conn) headWait() {
+	if c.s != nil && c.s.ReadHeaderTimeout > 0 {
+		c.rd.Renew(time.Now(), c.s.ReadHeaderTimeout)
+	}
+}
+
 func (c *conn) readHead() (*http.Request, error) {
 	req, err := c.parseRequest()
 	if !errors.Is(err, head.ErrTooLarge) {

@@ -674,6 +674,37 @@ func TestTimeoutsOnABusyConnection(t *testing.T) {
 	}
 }
 
+// TestHeaderTimeoutApart: with an idle timeout far longer, a head that
+// stalls halfway is cut after the header timeout, on a fresh connection
+// and after an answer on a kept-alive one; a head that comes whole is
+// served however long the connection then stays quiet within its idle
+// timeout.
+func TestHeaderTimeoutApart(t *testing.T) {
+	const header = 200 * time.Millisecond
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) { s.IdleTimeout, s.ReadHeaderTimeout = 10*time.Second, header })
+	for _, first := range []bool{false, true} {
+		c := dial(t, addr, 10*time.Second)
+		br := bufio.NewReader(c)
+		if first {
+			io.WriteString(c, "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+			expectBody(t, br, "whole", "/whole")
+			time.Sleep(2 * header) // quiet, within the idle timeout
+			io.WriteString(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+			expectBody(t, br, "again", "/again")
+		}
+		io.WriteString(c, "GET /stall HTTP/1.1\r\nHo")
+		begin := time.Now()
+		if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 && !strings.HasPrefix(string(rest), "HTTP/1.1 400 ") {
+			t.Fatalf("stalled head (after an answer: %v): read %q, %v; want a 400 or nothing, then EOF", first, rest, err)
+		}
+		if d := time.Since(begin); d < header/2 || d > 5*header {
+			t.Fatalf("stalled head (after an answer: %v) cut after %v, want about %v", first, d, header)
+		}
+	}
+}
+
 // The idle deadline left set while a body is read (takeBody) must still
 // close a connection that then idles, and a read deadline the handler sets
 // for the body must still cut it; only the stale deadline is removed by

@@ -36,6 +36,15 @@ var ErrTooLarge = errors.New("head too large")
 // nothing was buffered, else io.ErrUnexpectedEOF; other read errors (a
 // deadline) are returned as they are. On any error nothing is consumed.
 func ReadBlock(br *bufio.Reader, withStart bool) (string, error) {
+	return ReadBlockWait(br, withStart, nil)
+}
+
+// ReadBlockWait is ReadBlock that calls wait, if not nil, once: before it
+// first reads from br's source, or before it returns ErrTooLarge (the
+// caller then reads the block another way); never for a block that is
+// buffered whole. A server gives a head still arriving its deadline there,
+// and one that came whole costs it nothing.
+func ReadBlockWait(br *bufio.Reader, withStart bool, wait func()) (string, error) {
 	scan := 0 // where the first line not known to be complete starts
 	first := withStart
 	for {
@@ -54,6 +63,10 @@ func ReadBlock(br *bufio.Reader, withStart bool) (string, error) {
 			}
 			first = false
 		}
+		if wait != nil {
+			wait()
+			wait = nil
+		}
 		if len(b) >= br.Size() {
 			return "", ErrTooLarge
 		}
@@ -65,15 +78,6 @@ func ReadBlock(br *bufio.Reader, withStart bool) (string, error) {
 		}
 	}
 }
-
-// Buffered reports whether br holds a whole block after its start line,
-// without reading.
-func Buffered(br *bufio.Reader) bool {
-	b, _ := br.Peek(br.Buffered())
-	return bytes.Contains(b, crlfEnd) || bytes.Contains(b, lfEnd)
-}
-
-var crlfEnd, lfEnd = []byte("\n\r\n"), []byte("\n\n")
 
 // Cut is strings.Cut for a separator of one byte, without the general
 // search strings.Cut goes through: it splits a start line in a few

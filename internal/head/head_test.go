@@ -57,6 +57,39 @@ func TestReadBlock(t *testing.T) {
 // TestReadBlockWaitsForTheRest feeds a head in pieces over a socket: the
 // block comes whole once its empty line arrives, and a deadline error is
 // passed on as it is.
+// ReadBlockWait calls its wait once before it reads, or before it gives
+// up on a block larger than the buffer, and never for a block buffered
+// whole.
+func TestReadBlockWait(t *testing.T) {
+	waits := 0
+	wait := func() { waits++ }
+	br := bufio.NewReaderSize(strings.NewReader("GET / HTTP/1.1\r\nA: 1\r\n\r\nrest"), 64)
+	br.Peek(1) // what the server does first: the whole head is in
+	if got, err := ReadBlockWait(br, true, wait); err != nil || got != "GET / HTTP/1.1\r\nA: 1\r\n\r\n" || waits != 0 {
+		t.Fatalf("buffered whole: %q, %v, %d waits; want no wait", got, err, waits)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() {
+		for _, p := range []string{"GET / HT", "TP/1.1\r\nA: 1\r", "\n", "\r\n"} {
+			b.Write([]byte(p))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	br = bufio.NewReaderSize(a, 64)
+	br.Peek(1)
+	if got, err := ReadBlockWait(br, true, wait); err != nil || got != "GET / HTTP/1.1\r\nA: 1\r\n\r\n" || waits != 1 {
+		t.Fatalf("arriving in pieces: %q, %v, %d waits; want one", got, err, waits)
+	}
+	waits = 0
+	br = bufio.NewReaderSize(strings.NewReader("GET / HTTP/1.1\r\nA: "+strings.Repeat("a", 100)+"\r\n\r\n"), 64)
+	br.Peek(64)
+	if _, err := ReadBlockWait(br, true, wait); !errors.Is(err, ErrTooLarge) || waits != 1 {
+		t.Fatalf("larger than the buffer: %v, %d waits; want ErrTooLarge after one", err, waits)
+	}
+}
+
 func TestReadBlockWaitsForTheRest(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
