@@ -121,8 +121,6 @@ type readCloser struct{ *head.Body }
 
 func (readCloser) Close() error { return nil }
 
-// readHead reads the next request head: parseRequest, or http.ReadRequest
-// for a head larger than the read buffer.
 // headWait gives a head still arriving the header deadline
 // (ReadHeaderTimeout): parseRequest's read calls it before it waits for
 // more of the head, or leaves a head too large for the buffer to
@@ -134,6 +132,8 @@ func (c *conn) headWait() {
 	}
 }
 
+// readHead reads the next request head: parseRequest, or http.ReadRequest
+// for a head larger than the read buffer.
 func (c *conn) readHead() (*http.Request, error) {
 	req, err := c.parseRequest()
 	if !errors.Is(err, head.ErrTooLarge) {
