@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,7 +169,7 @@ func TestSummarySpread(t *testing.T) {
 			"webrouter": {run(90), run(110), run(100)},
 			"nginx":     {run(100), run(100), {err: "nginx died"}},
 		}}}
-	if got, want := r.pairedRatios("small", "nginx"), []float64{0.9, 1.1}; !slices.Equal(got, want) {
+	if got, want := r.pairedOf("small", "nginx", "req/s"), []float64{0.9, 1.1}; !slices.Equal(got, want) {
 		t.Errorf("paired ratios %v, want %v", got, want)
 	}
 	var b strings.Builder
@@ -276,5 +277,65 @@ func TestRoundOrder(t *testing.T) {
 	}
 	if ps[0] != "webrouter" {
 		t.Errorf("roundOrder changed its argument: %v", ps)
+	}
+}
+
+// TestGoals: the interval is the geometric mean of the pairs' ratios with
+// Student's t on their logarithms; a goal is met or missed only when the
+// whole interval is on one side of it, and a p99 goal is an upper bound.
+// The table judges every goal whose peer ran, and names the case that is
+// not issue 7's.
+func TestGoals(t *testing.T) {
+	iv := confidence([]float64{0.9, 1.1})
+	// logs -0.1054 and 0.0953: mean -0.0050, sd 0.1419, half width
+	// 6.314 × 0.1419 / √2 = 0.6337.
+	if math.Abs(iv.mean-math.Sqrt(0.99)) > 1e-9 || math.Abs(iv.lo-0.52806) > 1e-4 || math.Abs(iv.hi-1.87478) > 1e-4 {
+		t.Errorf("confidence(0.9, 1.1) = %+v; want mean 0.995 in [0.528, 1.875]", iv)
+	}
+	if iv := confidence([]float64{1.2}); iv.n != 1 || iv.mean != 1.2 || iv.lo != 0 {
+		t.Errorf("one ratio: %+v; want its value and no interval", iv)
+	}
+	atLeast, atMost := goal{metric: "req/s", bound: 1, atLeast: true}, goal{metric: "p99", bound: 1}
+	for _, tc := range []struct {
+		g      goal
+		lo, hi float64
+		want   string
+	}{
+		{atLeast, 1.01, 1.2, "met"}, {atLeast, 0.8, 0.99, "missed"}, {atLeast, 0.95, 1.05, "not told apart"},
+		{atMost, 0.8, 0.99, "met"}, {atMost, 1.01, 1.2, "missed"}, {atMost, 0.95, 1.05, "not told apart"},
+		{goal{metric: "CPU/req", none: true}, 0.5, 0.6, ""},
+	} {
+		if got := tc.g.verdict(interval{mean: (tc.lo + tc.hi) / 2, lo: tc.lo, hi: tc.hi, n: 4}); got != tc.want {
+			t.Errorf("%s goal, interval [%g, %g]: %q, want %q", tc.g.metric, tc.lo, tc.hi, got, tc.want)
+		}
+	}
+	run := func(rps int64, p99 float64) sample {
+		return sample{wrk: wrkResult{Requests: rps, DurationUS: 1e6, P99: p99}, cpu: time.Second}
+	}
+	r := &report{opts: options{rounds: 4, proxies: []string{"webrouter", "nginx", "caddy"},
+		cases: []benchCase{{name: "small"}, {name: "slow", extra: true}}},
+		samples: map[string]map[string][]sample{
+			"small": {
+				"webrouter": {run(110, 900), run(120, 950), run(115, 1000), run(118, 980)},
+				"nginx":     {run(100, 1000), run(100, 1000), run(100, 1000), run(100, 1000)},
+				"caddy":     {run(50, 2000), run(100, 2000), run(60, 2000), run(90, 2000)},
+			},
+			"slow": {"webrouter": {run(100, 1000)}, "nginx": {run(100, 1000)}},
+		}}
+	var b strings.Builder
+	r.goalsTable(&b)
+	for _, want := range []string{
+		"| case | req/s ÷ nginx (goal ≥ 1) | p99 ÷ nginx (goal ≤ 1) | req/s ÷ caddy (goal ≥ 1.5) | CPU/req ÷ nginx |",
+		"| small | 1.16× [1.11, 1.21] met | 0.96× [0.91, 1.01] not told apart | 1.60× [1.14, 2.26] not told apart | 0.86× [0.83, 0.90] |",
+		"| slow (not an issue case) | 1.00× (one pair) | 1.00× (one pair) | — | 1.00× (one pair) |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("goals table lacks %q:\n%s", want, b.String())
+		}
+	}
+	r.opts.rounds = 1
+	b.Reset()
+	if r.goalsTable(&b); b.Len() != 0 {
+		t.Errorf("one round: a goals table without intervals:\n%s", b.String())
 	}
 }

@@ -204,6 +204,7 @@ func (r *report) markdown() string {
 	}
 	if len(r.opts.cases) > 0 {
 		r.summaryTable(&b)
+		r.goalsTable(&b)
 		for _, c := range r.opts.cases {
 			r.caseTable(&b, c)
 		}
@@ -286,24 +287,10 @@ func (r *report) summaryTable(b *strings.Builder) {
 		wr := r.stats(c.name, "webrouter")
 		fmt.Fprintf(b, "| %s | %.0f |", c.name, wr.rps)
 		for _, p := range r.peers() {
-			fmt.Fprintf(b, " %s%s |", ratio(wr.rps, r.stats(c.name, p).rps), spread(r.pairedRatios(c.name, p)))
+			fmt.Fprintf(b, " %s%s |", ratio(wr.rps, r.stats(c.name, p).rps), spread(r.pairedOf(c.name, p, "req/s")))
 		}
 		b.WriteString("\n")
 	}
-}
-
-// pairedRatios are webrouter's req/s ÷ peer's req/s round by round, over
-// the rounds both ran without failing.
-func (r *report) pairedRatios(c, peer string) []float64 {
-	wr, ps := r.samples[c]["webrouter"], r.samples[c][peer]
-	var out []float64
-	for i := range min(len(wr), len(ps)) {
-		a, b := wr[i], ps[i]
-		if a.err == "" && b.err == "" && a.wrk.rps() > 0 && b.wrk.rps() > 0 {
-			out = append(out, a.wrk.rps()/b.wrk.rps())
-		}
-	}
-	return out
 }
 
 // spread formats the range of ratios as " (lo–hi)", or "" for fewer than
