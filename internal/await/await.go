@@ -51,7 +51,7 @@ type Conn struct {
 	fn  func(fd uintptr) bool // step, made once
 
 	// One call's state.
-	b     []byte
+	b, b2 []byte
 	n     int
 	err   error
 	wrote bool
@@ -74,25 +74,34 @@ func New(nc net.Conn) *Conn {
 	return c
 }
 
-// WriteAwait writes b whole, calls after (if not nil) once it is written,
-// then waits until the connection is readable (see the package comment).
-// n is how much of b was written.
-func (c *Conn) WriteAwait(b []byte, after func()) (n int, err error) {
-	c.b, c.n, c.err, c.wrote, c.after = b, 0, nil, false, after
+// WriteAwait writes b whole, then b2 (when not empty: both in one writev),
+// calls after (if not nil) once they are written, then waits until the
+// connection is readable (see the package comment). n is how much of b
+// and b2 was written.
+func (c *Conn) WriteAwait(b, b2 []byte, after func()) (n int, err error) {
+	c.b, c.b2, c.n, c.err, c.wrote, c.after = b, b2, 0, nil, false, after
 	rerr := c.raw.Read(c.fn)
 	n, err, wrote := c.n, c.err, c.wrote
-	c.b, c.after = nil, nil
+	c.b, c.b2, c.after = nil, nil, nil
 	switch {
 	case err != nil:
 		return n, err
 	case !wrote: // the wait could not begin (closed, deadline passed): nothing written
 		return 0, rerr
-	case n < len(b): // the socket's buffer filled up: no wait
-		m, err := c.nc.Write(b[n:])
+	case n < len(b)+len(b2): // the socket's buffer filled up: no wait
+		var m int
+		if n < len(b) {
+			m, err = c.nc.Write(b[n:])
+			n += m
+		}
+		if err == nil {
+			m, err = c.nc.Write(b2[n-len(b):])
+			n += m
+		}
 		if err == nil && after != nil {
 			after()
 		}
-		return n + m, err
+		return n, err
 	}
 	return n, nil
 }
@@ -104,8 +113,17 @@ func (c *Conn) step(fd uintptr) bool {
 		return true
 	}
 	c.wrote = true
-	for c.n < len(c.b) {
-		m, e := rawio.Write(fd, c.b[c.n:]) // see package rawio
+	for c.n < len(c.b)+len(c.b2) {
+		var m int
+		var e syscall.Errno
+		switch {
+		case c.n >= len(c.b):
+			m, e = rawio.Write(fd, c.b2[c.n-len(c.b):]) // see package rawio
+		case len(c.b2) > 0:
+			m, e = rawio.Write2(fd, c.b[c.n:], c.b2)
+		default:
+			m, e = rawio.Write(fd, c.b[c.n:])
+		}
 		switch e {
 		case 0:
 		case syscall.EINTR:

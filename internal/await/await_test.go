@@ -33,7 +33,7 @@ func TestWriteThenAnswer(t *testing.T) {
 			s.Write([]byte("world"))
 		}()
 		var afterAt time.Time
-		n, err := aw.WriteAwait([]byte("hello"), func() { afterAt = time.Now() })
+		n, err := aw.WriteAwait([]byte("hello"), nil, func() { afterAt = time.Now() })
 		returned := time.Now()
 		if n != 5 || err != nil {
 			t.Fatalf("round %d: WriteAwait = %d, %v", round, n, err)
@@ -60,7 +60,7 @@ func TestDeadlineEndsTheWait(t *testing.T) {
 	aw := New(c)
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	start := time.Now()
-	n, err := aw.WriteAwait([]byte("ping"), nil)
+	n, err := aw.WriteAwait([]byte("ping"), nil, nil)
 	if n != 4 || err != nil {
 		t.Fatalf("WriteAwait = %d, %v; want 4, nil", n, err)
 	}
@@ -83,7 +83,7 @@ func TestPassedDeadlineWritesNothing(t *testing.T) {
 	c, s := testbed.TCPPair(t)
 	aw := New(c)
 	c.SetReadDeadline(time.Now().Add(-time.Second))
-	if n, err := aw.WriteAwait([]byte("ping"), func() { t.Error("after ran") }); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+	if n, err := aw.WriteAwait([]byte("ping"), nil, func() { t.Error("after ran") }); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("WriteAwait = %d, %v; want 0 and the deadline", n, err)
 	}
 	s.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -101,7 +101,7 @@ func TestPeerCloses(t *testing.T) {
 		io.ReadFull(s, make([]byte, 4))
 		s.Close()
 	}()
-	if n, err := aw.WriteAwait([]byte("ping"), nil); n != 4 || err != nil {
+	if n, err := aw.WriteAwait([]byte("ping"), nil, nil); n != 4 || err != nil {
 		t.Fatalf("WriteAwait = %d, %v", n, err)
 	}
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
@@ -109,7 +109,7 @@ func TestPeerCloses(t *testing.T) {
 	}
 	var err error
 	for i := 0; i < 10 && err == nil; i++ { // the first write may still be taken; then the reset
-		_, err = aw.WriteAwait([]byte("ping"), nil)
+		_, err = aw.WriteAwait([]byte("ping"), nil, nil)
 	}
 	if err == nil {
 		t.Error("writes to a closed peer kept succeeding")
@@ -119,28 +119,52 @@ func TestPeerCloses(t *testing.T) {
 // TestLargerThanTheSocketTakes: a message the socket buffer cannot take at
 // once is written whole all the same (without the wait).
 func TestLargerThanTheSocketTakes(t *testing.T) {
-	c, s := testbed.TCPPair(t)
-	c.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	s.(*net.TCPConn).SetReadBuffer(16 << 10)
-	aw := New(c)
 	msg := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
-	got := make(chan []byte, 1)
+	// Written as one buffer, and as two split at a few places: the
+	// second's start, and the socket filling up in either.
+	for _, split := range []int{len(msg), 0, 100, len(msg) - 100} {
+		c, s := testbed.TCPPair(t)
+		c.(*net.TCPConn).SetWriteBuffer(16 << 10)
+		s.(*net.TCPConn).SetReadBuffer(16 << 10)
+		aw := New(c)
+		got := make(chan []byte, 1)
+		go func() {
+			time.Sleep(50 * time.Millisecond) // let the buffers fill
+			b, _ := io.ReadAll(s)
+			got <- b
+		}()
+		afterRan := false
+		n, err := aw.WriteAwait(msg[:split], msg[split:], func() { afterRan = true })
+		if n != len(msg) || err != nil {
+			t.Fatalf("split at %d: WriteAwait = %d of %d, %v", split, n, len(msg), err)
+		}
+		if !afterRan {
+			t.Errorf("split at %d: after did not run", split)
+		}
+		c.Close()
+		if b := <-got; !bytes.Equal(b, msg) {
+			t.Errorf("split at %d: server got %d bytes, want the %d written", split, len(b), len(msg))
+		}
+	}
+}
+
+// TestTwoBuffers: a head and a body written together reach the peer in
+// order, and the wait ends with the answer.
+func TestTwoBuffers(t *testing.T) {
+	c, s := testbed.TCPPair(t)
+	aw := New(c)
 	go func() {
-		time.Sleep(50 * time.Millisecond) // let the buffers fill
-		b, _ := io.ReadAll(s)
-		got <- b
+		b := make([]byte, 9)
+		if _, err := io.ReadFull(s, b); err == nil && string(b) == "head body" {
+			s.Write([]byte("answer"))
+		}
 	}()
-	afterRan := false
-	n, err := aw.WriteAwait(msg, func() { afterRan = true })
-	if n != len(msg) || err != nil {
-		t.Fatalf("WriteAwait = %d of %d, %v", n, len(msg), err)
+	if n, err := aw.WriteAwait([]byte("head "), []byte("body"), nil); n != 9 || err != nil {
+		t.Fatalf("WriteAwait = %d, %v; want 9, nil", n, err)
 	}
-	if !afterRan {
-		t.Error("after did not run")
-	}
-	c.Close()
-	if b := <-got; !bytes.Equal(b, msg) {
-		t.Errorf("server got %d bytes, want the %d written", len(b), len(msg))
+	b := make([]byte, 16)
+	if n, err := c.Read(b); err != nil || string(b[:n]) != "answer" {
+		t.Fatalf("after the wait, Read = %q, %v; want the answer", b[:n], err)
 	}
 }
 
@@ -173,7 +197,7 @@ func TestEarly(t *testing.T) {
 				}
 			}()
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if _, err := aw.WriteAwait([]byte("one"), nil); err != nil {
+			if _, err := aw.WriteAwait([]byte("one"), nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
@@ -188,7 +212,7 @@ func TestEarly(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // the netpoller takes that readiness
 			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 			start := time.Now()
-			if _, err := aw.WriteAwait([]byte("two"), nil); err != nil {
+			if _, err := aw.WriteAwait([]byte("two"), nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			waited := time.Since(start)

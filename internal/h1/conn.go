@@ -405,7 +405,7 @@ func (c *conn) flushAwait() bool {
 	}
 	c.aw.Early = c.early.Load()
 	c.idleDeadline()
-	_, err = c.aw.WriteAwait(b, c.idle)
+	_, err = c.aw.WriteAwait(b, nil, c.idle)
 	if c.waitFrom.Swap(0) == checking {
 		c.mu.Lock() // recheck is under way: let it end before the deadline is renewed
 		c.mu.Unlock()
@@ -720,11 +720,13 @@ func (c *conn) watchable(now uint64) bool {
 
 // watch runs once a request has been handled for watchAfter (the
 // server's sweep starts it, on a connection it can peek at once it has
-// looked: see maxLooks). Once the request body has been read (the
-// buffered reader is then idle), it reads ahead on the connection: end of
-// stream or an error means the client left, and the connection's context
-// is cancelled so the handler can stop. A pipelined next request stays
-// buffered for the loop.
+// looked: see maxLooks). Once the request body has been read, it waits
+// for the connection to turn readable — on plain TCP without reading
+// (the read buffer may hold a body's bytes the handler still uses:
+// body.Held), over TLS by reading ahead into the buffer (the buffered
+// reader is then idle): end of stream or an error means the client left,
+// and the connection's context is cancelled so the handler can stop. A
+// pipelined next request stays for the loop, in the socket or buffered.
 func (c *conn) watch() {
 	c.mu.Lock()
 	if !c.watchable(c.s.live.tick.Load()) {
@@ -739,7 +741,16 @@ func (c *conn) watch() {
 	c.rd.Clear()
 	c.mu.Unlock()
 	defer close(done)
-	if _, err := c.reader().Peek(1); err != nil {
+	var err error
+	if c.rio.Ready() {
+		// Waited for without reading: a body's bytes the handler holds
+		// (body.Held) stay in the read buffer. A pipelined request stays
+		// in the socket for the loop.
+		_, err = c.rio.WaitReadable()
+	} else {
+		_, err = c.reader().Peek(1)
+	}
+	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			c.mu.Lock()
@@ -823,6 +834,27 @@ func (b *body) Read(p []byte) (int, error) {
 func (b *body) Close() error {
 	b.closed = true
 	return nil
+}
+
+// Held returns the rest of the body when the connection's read buffer
+// holds all of it already, and consumes it: the body then reads as ended.
+// The bytes are the buffer's, not a copy, and stay as they are until the
+// handler returns: nothing reads into that buffer meanwhile (on a
+// plain TCP connection the client watch waits without reading: see
+// watch). A proxy sends them on as they are. nil, with nothing consumed:
+// the body is not all there yet, is chunked, waits for a "100 Continue",
+// was closed, or the connection is TLS (whose watch reads ahead into the
+// buffer).
+func (b *body) Held() []byte {
+	rc, ok := b.rc.(readCloser)
+	if !ok || b.closed || b.eof.Load() || b.expect && !b.asked || !b.c.rio.Ready() {
+		return nil
+	}
+	p := rc.Held()
+	if p != nil {
+		b.eof.Store(true)
+	}
+	return p
 }
 
 // drain reads what the handler left of the body, up to maxDiscard, and

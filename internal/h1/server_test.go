@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -1310,4 +1311,71 @@ func TestResponseFraming(t *testing.T) {
 			t.Errorf("%s %s: a field the writer sets itself was copied:\n%s", c.proto, c.target, headText)
 		}
 	}
+}
+
+// TestHeldBody: a body the read buffer holds whole is handed over where
+// it lies (Held), and its bytes stay as they were for as long as the
+// handler runs, also when the client's next request comes meanwhile —
+// the watch, which that request starts, waits without reading into the
+// buffer — and that request is answered next. A body still arriving, one
+// waiting for "100 Continue" and a chunked one are not held; their reads
+// work as before.
+func TestHeldBody(t *testing.T) {
+	type holder interface{ Held() []byte }
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var held []byte
+		if h, ok := r.Body.(holder); ok {
+			held = h.Held()
+		}
+		var got string
+		switch {
+		case held == nil:
+			b, _ := io.ReadAll(r.Body)
+			got = "read " + string(b)
+		case r.URL.Path == "/hold":
+			was := string(held)
+			time.Sleep(12 * watchAfter) // the looks find the next request; the watch starts
+			if string(held) != was {
+				got = "changed"
+			} else {
+				got = "held " + was[:3] + "…" + was[len(was)-3:]
+			}
+		default:
+			got = "held " + string(held)
+		}
+		if b, err := io.ReadAll(r.Body); len(b) != 0 || err != nil {
+			got += fmt.Sprintf(" (then read %d bytes, %v)", len(b), err)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(got)))
+		io.WriteString(w, got)
+	}), nil)
+	c := dial(t, addr, 5*time.Second)
+	br := bufio.NewReader(c)
+	io.WriteString(c, "POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+	expectBody(t, br, "POST /small", "held hello")
+
+	// The next request, longer than the held request's head, comes while
+	// the handler holds the body: a read into the buffer would overwrite it.
+	body := strings.Repeat("0123456789", 300)
+	io.WriteString(c, "POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 3000\r\n\r\n"+body)
+	time.Sleep(watchAfter / 4)
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: a\r\nX-Pad: "+strings.Repeat("p", 2000)+"\r\nContent-Length: 0\r\n\r\n")
+	expectBody(t, br, "POST /hold", "held 012…789")
+	expectBody(t, br, "GET /next (pipelined)", "read ")
+
+	// Still arriving: the head and part of the body, then the rest.
+	io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, "world")
+	expectBody(t, br, "POST /slow", "read helloworld")
+
+	io.WriteString(c, "POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	expectBody(t, br, "POST /chunked", "read hello")
+
+	io.WriteString(c, "POST /expect HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusContinue {
+		t.Fatalf("POST /expect: %v, %v; want 100 Continue first", resp, err)
+	}
+	expectBody(t, br, "POST /expect", "read hello")
 }

@@ -209,6 +209,21 @@ func (b *Body) Chunks(br *bufio.Reader, trailer *http.Header) {
 	*b = Body{br: br, cr: httputil.NewChunkedReader(br), trailer: trailer}
 }
 
+// Held returns the rest of a body of known length when br holds all of it
+// already, and consumes it: b then reads as ended. The bytes are br's own,
+// valid until br is next read or reset, for a caller that passes them on
+// without a copy. nil, with nothing consumed: a chunked body, one not all
+// buffered yet, or none left.
+func (b *Body) Held() []byte {
+	if b.cr != nil || b.n <= 0 || int64(b.br.Buffered()) < b.n {
+		return nil
+	}
+	p, _ := b.br.Peek(int(b.n))
+	_, _ = b.br.Discard(int(b.n))
+	b.n = 0
+	return p
+}
+
 func (b *Body) Read(p []byte) (int, error) {
 	if b.cr == nil {
 		if b.n <= 0 {

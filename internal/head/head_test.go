@@ -387,6 +387,57 @@ func TestSeenFraming(t *testing.T) {
 	}
 }
 
+// TestBodyHeld: the rest of a body of known length the reader holds
+// whole comes as the reader's own bytes, consumed (the body then ends,
+// what follows stays); one not all there, a chunked one and an ended one
+// give nil and consume nothing.
+func TestBodyHeld(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("hello worldnext"), 64)
+	br.Peek(1) // all of it buffered
+	var b Body
+	b.Length(br, 11)
+	if n, _ := b.Read(make([]byte, 2)); n != 2 {
+		t.Fatalf("read %d of the body first", n)
+	}
+	held := b.Held()
+	if string(held) != "llo world" {
+		t.Fatalf("Held = %q, want the rest, %q", held, "llo world")
+	}
+	if n, err := b.Read(make([]byte, 4)); n != 0 || err != io.EOF {
+		t.Fatalf("read after Held: %d, %v; want 0, EOF", n, err)
+	}
+	if b.Held() != nil {
+		t.Fatal("Held of an ended body is not nil")
+	}
+	if rest, _ := io.ReadAll(br); string(rest) != "next" {
+		t.Fatalf("after the held body the reader has %q, want %q", rest, "next")
+	}
+
+	// Not all there yet: a body longer than what came so far.
+	pr, pw := io.Pipe()
+	go pw.Write([]byte("hel"))
+	br = bufio.NewReaderSize(pr, 64)
+	br.Peek(3)
+	b.Length(br, 5)
+	if b.Held() != nil {
+		t.Fatal("Held of a body not all buffered is not nil")
+	}
+	go func() { pw.Write([]byte("lo")); pw.Close() }()
+	if got, err := io.ReadAll(&b); string(got) != "hello" || err != nil {
+		t.Fatalf("after a nil Held the body reads %q, %v; want all of it", got, err)
+	}
+
+	br = bufio.NewReaderSize(strings.NewReader("5\r\nhello\r\n0\r\n\r\n"), 64)
+	br.Peek(1)
+	b.Chunks(br, nil)
+	if b.Held() != nil {
+		t.Fatal("Held of a chunked body is not nil")
+	}
+	if got, err := io.ReadAll(&b); string(got) != "hello" || err != nil {
+		t.Fatalf("after a nil Held the chunked body reads %q, %v", got, err)
+	}
+}
+
 func TestBody(t *testing.T) {
 	br := bufio.NewReaderSize(strings.NewReader("hellonext"), 64)
 	var b Body

@@ -89,7 +89,9 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 // request is then complete in one buffer lent by the pool (x.request, the
 // buffer returned, to be given back once the exchange is over), goes out
 // in one write without being copied again, and can be sent again to another
-// instance. Any other body streams (x.body), and may still be read after
+// instance. A small body the client's connection holds whole already
+// (heldBody) is not copied at all: the head is built alone, and every
+// attempt writes it and the body where it lies (x.held) in one writev. Any other body streams (x.body), and may still be read after
 // the answer has begun (a backend that streams while it reads). false:
 // reading the body failed, and the client has been answered. A call of its
 // own, so that its temporaries take no room in forward's frame (see
@@ -100,6 +102,15 @@ func (p *Proxy) takeBody(x *exchange, r *http.Request, target string) (*[]byte, 
 	if r.ContentLength > 0 && r.ContentLength <= inlineBody {
 		req := p.pool.head()
 		b := appendHead(*req, x, r, target)
+		*req = b
+		if h, ok := r.Body.(heldBody); ok {
+			if held := h.Held(); held != nil {
+				// The client's read buffer holds it all: sent from there,
+				// behind the head, without a copy.
+				x.request, x.held = b, held
+				return req, true
+			}
+		}
 		n := len(b)
 		b = slices.Grow(b, int(r.ContentLength))[:n+int(r.ContentLength)]
 		*req = b
@@ -116,6 +127,13 @@ func (p *Proxy) takeBody(x *exchange, r *http.Request, target string) (*[]byte, 
 	x.body = &countingBody{rc: r.Body}
 	_ = http.NewResponseController(x.rw.ResponseWriter).EnableFullDuplex()
 	return nil, true
+}
+
+// heldBody is a request body that can hand over its bytes where the
+// client's connection holds them already (h1's, on plain TCP): the whole
+// rest, consumed, valid until the handler returns; nil when not all there.
+type heldBody interface {
+	Held() []byte
 }
 
 // attempt sends the request to tgt and reads the response head. A kept-alive
@@ -173,11 +191,11 @@ func (p *Proxy) send(c *backendConn, x *exchange, r *http.Request, target string
 		// once.
 		var err error
 		if x.request != nil {
-			err = c.writeAwait(p.pool, nil, x.request)
+			err = c.writeAwait(p.pool, nil, x.request, x.held)
 		} else {
 			hb := p.pool.head()
 			*hb = appendHead(*hb, x, r, target)
-			err = c.writeAwait(p.pool, hb, nil)
+			err = c.writeAwait(p.pool, hb, nil, nil)
 		}
 		if err != nil {
 			if c.reused {

@@ -610,3 +610,44 @@ func answering(t *testing.T, answers map[string]string, conns *atomic.Int32) str
 		}
 	})
 }
+
+// TestHeldBodiesGoOnEveryAttempt: a small body that came with its head is
+// sent from the client's read buffer (takeBody, heldBody) whole and
+// behind the head, on the attempt that fails to connect and on the next,
+// to another instance; and the client's next request on the connection
+// is its own.
+func TestHeldBodiesGoOnEveryAttempt(t *testing.T) {
+	var got atomic.Int32
+	be := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		echoBody(w, r)
+	})
+	r := newRig(t, TransportOptions{})
+	r.service("held", catalog.ServiceSpec{Mountpoints: []string{"held.test"}, MaxFails: new(int)})
+	r.instance("held", "dead", deadAddr(t), 10)
+	r.instance("held", "live", hostOf(be), 10)
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 6 {
+		body := strings.Repeat(strconv.Itoa(i), 1000+i*3000) // up to the inline limit's order
+		// Head and body in one write: they come together.
+		fmt.Fprintf(c, "POST /p%d HTTP/1.1\r\nHost: held.test\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("POST #%d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != body {
+			t.Fatalf("POST #%d: %d, %d bytes back (equal %v); want 200 and the %d sent", i, resp.StatusCode, len(b), string(b) == body, len(body))
+		}
+	}
+	if n := got.Load(); n != 6 {
+		t.Fatalf("the live backend saw %d requests, want 6", n)
+	}
+}

@@ -308,9 +308,10 @@ func (p *pool) release(bw *bufio.Writer) {
 // writeAwait writes a complete request and waits for its answer to begin
 // (package await). The request is built in hb, a buffer lent by head,
 // which goes back to the pool as soon as it is written, not after the
-// wait; or, with hb nil, it is kept, which the caller gives back. It
-// returns the write's error.
-func (c *backendConn) writeAwait(p *pool, hb *[]byte, kept []byte) error {
+// wait; or, with hb nil, it is kept, which the caller gives back. body,
+// when not empty, follows it (in the same writev): a body held in the
+// client's read buffer (see takeBody). It returns the write's error.
+func (c *backendConn) writeAwait(p *pool, hb *[]byte, kept, body []byte) error {
 	req := kept
 	if hb != nil {
 		req = *hb
@@ -318,6 +319,9 @@ func (c *backendConn) writeAwait(p *pool, hb *[]byte, kept []byte) error {
 	var err error
 	if c.aw == nil {
 		_, err = c.Conn.Write(req)
+		if err == nil && len(body) > 0 {
+			_, err = c.Conn.Write(body)
+		}
 		if hb != nil {
 			p.releaseHead(hb)
 		}
@@ -328,7 +332,7 @@ func (c *backendConn) writeAwait(p *pool, hb *[]byte, kept []byte) error {
 	if hb == nil {
 		after = nil
 	}
-	_, err = c.aw.WriteAwait(req, after)
+	_, err = c.aw.WriteAwait(req, body, after)
 	if c.head != nil { // not written whole
 		c.done()
 	}

@@ -33,6 +33,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // Conn makes the reads and writes of one TCP connection raw.
@@ -318,6 +319,31 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
 }
 
+// WaitReadable waits, through the netpoller and without reading, until a
+// read would not wait, and tells what is there: data (true), the end of
+// the stream (false, io.EOF), or an error — the connection's (reset), or,
+// as for Read, its read deadline's passing or its closing. Nothing is
+// consumed: what came stays in the socket for the next Read. It may run
+// while another goroutine writes, not while one reads.
+func (c *Conn) WaitReadable() (data bool, err error) {
+	var n int
+	var errno syscall.Errno
+	err = c.raw.Read(func(fd uintptr) bool {
+		var one [1]byte
+		n, errno = peek(fd, one[:])
+		return errno != syscall.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return false, c.opError("read", err)
+	case errno != 0:
+		return false, c.opError("read", os.NewSyscallError("recvfrom", errno))
+	case n == 0:
+		return false, io.EOF
+	}
+	return true, nil
+}
+
 // Pending reports whether a read on fd would not wait: data, the end of
 // the stream or an error is there. It consumes nothing (one non-blocking
 // peek).
@@ -337,4 +363,37 @@ func errnoOf(n int, err error) (int, syscall.Errno) {
 		return 0, e
 	}
 	return n, 0
+}
+
+// Write2 makes one raw write of a then b on fd (sendmsg(2) with both, as
+// writev(2)); each has at least one byte.
+func Write2(fd uintptr, a, b []byte) (int, syscall.Errno) {
+	var iov [2]syscall.Iovec
+	iov[0].Base, iov[1].Base = &a[0], &b[0]
+	iov[0].SetLen(len(a))
+	iov[1].SetLen(len(b))
+	return writev(fd, iov[:])
+}
+
+// writeEach writes the vector one buffer at a time, stopping at a short
+// write; like writev(2) it reports an error only when nothing was written.
+// writev where the race detector is to see ordinary writes, or where there
+// is no raw writev.
+func writeEach(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) {
+	total := 0
+	for _, v := range iov {
+		p := unsafe.Slice(v.Base, v.Len)
+		n, errno := errnoOf(syscall.Write(int(fd), p))
+		total += n
+		if errno != 0 {
+			if total > 0 {
+				return total, 0
+			}
+			return 0, errno
+		}
+		if n < len(p) {
+			break
+		}
+	}
+	return total, 0
 }

@@ -317,3 +317,40 @@ func TestPeekAllocatesOnce(t *testing.T) {
 		t.Fatalf("Quiet and Pending: %v allocations a call, want 0", n)
 	}
 }
+
+// TestWaitReadable: the wait ends when data comes, which stays for the
+// next Read; at the end of the stream with io.EOF; at the read deadline
+// with its error; and Write2 sends both buffers in order.
+func TestWaitReadable(t *testing.T) {
+	a, b := testbed.TCPPair(t)
+	c := newConn(t, a)
+	go func() {
+		time.Sleep(50 * time.Millisecond) // the wait is in the netpoller
+		b.Write([]byte("data"))
+	}()
+	if data, err := c.WaitReadable(); !data || err != nil {
+		t.Fatalf("WaitReadable with data coming = %v, %v; want true, nil", data, err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "data" {
+		t.Fatalf("Read after the wait = %q, %v; the data must still be there", got, err)
+	}
+	a.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if data, err := c.WaitReadable(); data || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("WaitReadable past the deadline = %v, %v; want false and the deadline's error", data, err)
+	}
+	a.SetReadDeadline(time.Time{})
+	b.Close()
+	if data, err := c.WaitReadable(); data || err != io.EOF {
+		t.Fatalf("WaitReadable after the peer closed = %v, %v; want false, io.EOF", data, err)
+	}
+
+	x, y := testbed.TCPPair(t)
+	if n, errno := Write2(fdOf(t, x), []byte("head "), []byte("body")); n != 9 || errno != 0 {
+		t.Fatalf("Write2 = %d, %v", n, errno)
+	}
+	got = make([]byte, 9)
+	if _, err := io.ReadFull(y, got); err != nil || string(got) != "head body" {
+		t.Fatalf("the peer read %q, %v; want %q", got, err, "head body")
+	}
+}

@@ -4,7 +4,6 @@ package rawio
 
 import (
 	"syscall"
-	"unsafe"
 )
 
 // Under the race detector, reads and writes are the syscall package's:
@@ -22,23 +21,5 @@ func sendMore(fd uintptr, p []byte) (int, syscall.Errno) {
 	return errnoOf(syscall.SendmsgN(int(fd), p, nil, nil, syscall.MSG_MORE))
 }
 
-// writev writes the vector one buffer at a time, stopping at a short
-// write; like writev(2) it reports an error only when nothing was written.
-func writev(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) {
-	total := 0
-	for _, v := range iov {
-		p := unsafe.Slice(v.Base, v.Len)
-		n, errno := errnoOf(syscall.Write(int(fd), p))
-		total += n
-		if errno != 0 {
-			if total > 0 {
-				return total, 0
-			}
-			return 0, errno
-		}
-		if n < len(p) {
-			break
-		}
-	}
-	return total, 0
-}
+// writev writes the vector one buffer at a time (writeEach).
+func writev(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) { return writeEach(fd, iov) }
