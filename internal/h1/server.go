@@ -42,6 +42,9 @@
 //   - A proxy may hand the answer's fields over as lines it has checked,
 //     and its length as a number (PassFields on the ResponseWriter):
 //     they are written as they are, without a header map.
+//   - A handler may take a request body that came whole with its head
+//     where the read buffer holds it (Held on the request's Body, plain
+//     TCP only): no copy, the bytes valid until the handler returns.
 //   - A panic in the handler closes the connection; http.ErrAbortHandler
 //     does so silently, other values are logged.
 //   - Stricter than net/http: once the handler has returned (and did not
