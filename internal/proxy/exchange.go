@@ -39,7 +39,7 @@ type exchange struct {
 	clientCtx context.Context    // the server's request context: done when the client goes
 	cancel    context.CancelFunc // ReverseProxy path: cancels the forwarded request
 	bodyDone  chan error         // fast path: the request body writer's result
-	request   []byte             // fast path: the whole request, head and a small body, or the head of held (takeBody)
+	request   []byte             // fast path: the whole request, head and a small body, or the head alone when the body is held (takeBody)
 	held      []byte             // fast path: a small body held in the client's read buffer, sent after request (takeBody)
 	// Fast path: the values of the backend's answer's fields, which the
 	// client's answer's header holds (readResponse), for a head of up to

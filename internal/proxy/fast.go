@@ -91,8 +91,9 @@ func (p *Proxy) forward(x *exchange, r *http.Request) {
 // in one write without being copied again, and can be sent again to another
 // instance. A small body the client's connection holds whole already
 // (heldBody) is not copied at all: the head is built alone, and every
-// attempt writes it and the body where it lies (x.held) in one writev. Any other body streams (x.body), and may still be read after
-// the answer has begun (a backend that streams while it reads). false:
+// attempt writes it and the body where it lies (x.held) in one writev.
+// Any other body streams (x.body), and may still be read after the
+// answer has begun (a backend that streams while it reads). false:
 // reading the body failed, and the client has been answered. A call of its
 // own, so that its temporaries take no room in forward's frame (see
 // Proxy.reverse).
