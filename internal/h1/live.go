@@ -7,13 +7,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/hangup"
 )
 
 // live is a server's list of open connections, for four things: when
 // BaseContext ends, their contexts are cancelled and what their handlers
 // named with CutOnGone is cut off (cutAll); the client watch starts for
-// requests that have run for watchAfter, with looks first (maxLooks) where
-// the connection can be peeked at; a connection waiting for its
+// requests that have run for watchAfter, once their client hangs up where
+// the connection is registered for it (register), after looks first
+// (maxLooks) where it can only be peeked at; a connection waiting for its
 // next request is looked at once for what came before the wait began
 // (recheck; both by sweep); and a drain closes the idle ones (closeIf).
 // One context.AfterFunc on
@@ -30,6 +33,17 @@ type live struct {
 
 	// tick is the watch's clock, advanced by sweep every watchTick.
 	tick atomic.Uint64
+
+	// The connections registered for their client's hang-up (package
+	// hangup; see register). hups, noHups, lastKey and found are the
+	// sweep's; keyed is under mu. hups is made at the first registration
+	// and closed when the sweep ends.
+	hups    *hangup.Set
+	noHups  bool // hangup.New failed: every connection is looked at
+	lastKey uint32
+	keyed   map[uint32]*conn // by registration key; a conn's key is under mu
+	found   []uint64         // the keys the last poll reported
+	foundFn func(key uint64) // appends to found, made once
 }
 
 // watchTick is the period of the watch's clock. A request is watched once
@@ -83,7 +97,82 @@ func (l *live) remove(c *conn) {
 		c.prev.next, c.next.prev = c.next, c.prev
 		c.prev, c.next = nil, nil
 	}
+	if c.key != 0 {
+		delete(l.keyed, c.key)
+	}
 	l.mu.Unlock()
+}
+
+// register registers c for its client's hang-up (package hangup), once:
+// from then on the sweep hears of the client's leaving from its poll
+// and neither looks at c's requests nor starts a watcher until it does.
+// It runs on the sweep's goroutine; a connection that cannot be
+// registered (a set not made, a failed epoll_ctl, c closed meanwhile) is
+// looked at as before.
+func (l *live) register(c *conn) {
+	if c.key != 0 || c.noKey {
+		return
+	}
+	c.noKey = true // until it succeeds: tried once
+	if l.hups == nil {
+		if l.noHups {
+			return
+		}
+		s, err := hangup.New()
+		if err != nil {
+			l.noHups = true
+			return
+		}
+		l.hups, l.keyed = s, make(map[uint32]*conn)
+	}
+	l.mu.Lock()
+	l.lastKey++
+	for l.lastKey == 0 || l.keyed[l.lastKey] != nil { // wrapped around
+		l.lastKey++
+	}
+	key, set := l.lastKey, l.hups
+	l.mu.Unlock()
+	var err error
+	if cerr := c.rio.Control(func(fd uintptr) { err = set.Add(fd, uint64(key)) }); cerr != nil || err != nil {
+		return
+	}
+	l.mu.Lock()
+	if c.next != nil { // not removed meanwhile (a closed one's registration ended with it)
+		l.keyed[key], c.key, c.noKey = c, key, false
+	}
+	l.mu.Unlock()
+}
+
+// poll gathers into found the keys of the registered connections whose
+// client hung up since the last poll. A failed poll (it should not fail)
+// ends the set: the connections are looked at again from their next
+// request on.
+func (l *live) poll() {
+	l.found = l.found[:0]
+	if l.hups == nil {
+		return
+	}
+	if l.foundFn == nil {
+		l.foundFn = func(key uint64) { l.found = append(l.found, key) }
+	}
+	if err := l.hups.Poll(l.foundFn); err != nil {
+		l.mu.Lock()
+		l.dropHups()
+		l.mu.Unlock()
+	}
+}
+
+// dropHups closes the set and forgets the registrations; under mu.
+func (l *live) dropHups() {
+	if l.hups == nil {
+		return
+	}
+	l.hups.Close()
+	l.hups = nil
+	for _, c := range l.keyed {
+		c.key = 0
+	}
+	l.keyed = nil
 }
 
 // cutAll cancels every live connection's context and cuts off its
@@ -102,10 +191,13 @@ func (l *live) cutAll() {
 	}
 }
 
-// sweep advances the watch's clock every watchTick, starts the watch of
-// each connection whose request is due (conn.due) and rechecks each
-// connection waiting since recheckTicks; it ends when no connection is
-// left (add starts it again).
+// sweep advances the watch's clock every watchTick; registers each
+// connection whose request is due (conn.due) for its client's hang-up
+// (register), then polls for hang-ups; starts the watch of a request whose
+// client hung up or, on a connection not registered, that is due (after
+// looks where it can peek: conn.look); and rechecks each connection
+// waiting since recheckTicks. It ends when no connection is left (add
+// starts it again).
 func (l *live) sweep() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
@@ -113,13 +205,14 @@ func (l *live) sweep() {
 		c *conn
 		w uint64
 	}
-	var due []*conn
+	var due, hung []*conn
 	var waiting []late
 	for range t.C {
 		now := l.tick.Add(1)
 		l.mu.Lock()
 		if l.head.next == &l.head {
 			l.ticking = false
+			l.dropHups()
 			l.mu.Unlock()
 			return
 		}
@@ -132,6 +225,29 @@ func (l *live) sweep() {
 			}
 		}
 		l.mu.Unlock()
+		for _, c := range due {
+			if c.rio.Ready() {
+				l.register(c) // a hang-up before it is reported by the poll below
+			}
+		}
+		l.poll()
+		if len(l.found) > 0 {
+			l.mu.Lock()
+			for _, k := range l.found {
+				if c := l.keyed[uint32(k)]; k>>32 == 0 && c != nil {
+					hung = append(hung, c)
+				}
+			}
+			l.mu.Unlock()
+		}
+		for i, c := range hung {
+			c.hup = true
+			if c.look(now) {
+				go c.watch()
+			}
+			hung[i] = nil
+		}
+		hung = hung[:0]
 		for i, c := range due {
 			if !c.rio.Ready() || c.look(now) {
 				go c.watch()

@@ -1165,11 +1165,13 @@ func TestBuffersLentLate(t *testing.T) {
 	check("the pipelined GET", seen{br: false, bw: true, bwAfter: true})
 }
 
-// TestWatchLooksFirst: on a plain TCP connection the sweep looks (peeks)
-// before it starts a watcher (maxLooks): a client that stays is not
-// watched while the looks last, is watched after them, and a client that
-// leaves between two looks is seen at the next. (The bounds leave room for
-// a sweep that ticks late on a loaded machine.)
+// TestWatchLooksFirst: on a plain TCP connection that is not registered
+// for its client's hang-up (package hangup unavailable, as outside Linux:
+// noHups), the sweep looks (peeks) before it starts a watcher (maxLooks):
+// a client that stays is not watched while the looks last, is watched
+// after them, and a client that leaves between two looks is seen at the
+// next. (The bounds leave room for a sweep that ticks late on a loaded
+// machine.)
 func TestWatchLooksFirst(t *testing.T) {
 	type state struct {
 		watching bool
@@ -1205,7 +1207,7 @@ func TestWatchLooksFirst(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			ended <- end{after: -1}
 		}
-	}), nil)
+	}), func(s *Server) { s.live.noHups = true }) // before the sweep's goroutine starts
 
 	c := dial(t, addr, 5*time.Second)
 	io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -1234,6 +1236,89 @@ func TestWatchLooksFirst(t *testing.T) {
 	if e.looks >= maxLooks {
 		t.Errorf("the client that left at 320 ms was seen after %v, by the watcher after all %d looks, not by a look", e.after, e.looks)
 	}
+}
+
+// TestWatchHearsHangUp: on a plain TCP connection the sweep registers the
+// connection for its client's hang-up once a request is due (package
+// hangup) and from then on neither peeks nor starts a watcher for a client
+// that stays, however long its requests run, on this request and the
+// next; a client that leaves is heard of within a tick or two of leaving,
+// not at a look's time.
+func TestWatchHearsHangUp(t *testing.T) {
+	type state struct {
+		watching, started bool
+		looks             uint8
+		key               uint32
+	}
+	peekAt := func(c *conn) state {
+		c.s.live.mu.Lock()
+		key := c.key
+		c.s.live.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return state{watching: c.watching, started: c.started, looks: c.looks, key: key}
+	}
+	seen := make(chan []state, 1)
+	type end struct {
+		after time.Duration
+		state
+	}
+	ended := make(chan end, 1)
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := w.(*response).c
+		begin := time.Now()
+		if r.URL.Path == "/stay" {
+			var s []state
+			for _, at := range []time.Duration{400 * time.Millisecond, 1500 * time.Millisecond} {
+				time.Sleep(time.Until(begin.Add(at)))
+				s = append(s, peekAt(c))
+			}
+			seen <- s
+			w.Header().Set("Content-Length", "2")
+			io.WriteString(w, "ok")
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			ended <- end{time.Since(begin), peekAt(c)}
+		case <-time.After(5 * time.Second):
+			ended <- end{after: -1}
+		}
+	}), nil)
+
+	c := dial(t, addr, 10*time.Second)
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ { // the second request finds the connection registered
+		io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
+		s := <-seen
+		for j, at := range []string{"400 ms", "1.5 s"} {
+			if s[j].key == 0 || s[j].watching || s[j].started || s[j].looks != 0 {
+				t.Errorf("request %d at %s: %+v, want registered, no looks and no watcher", i+1, at, s[j])
+			}
+		}
+		if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 200 {
+			t.Fatalf("the answer: %v, %v", res, err)
+		}
+		io.ReadAll(io.LimitReader(br, 2))
+	}
+
+	// On the same, registered, connection: a client that leaves at 700 ms
+	// is heard of at the sweep's next tick or the one after (50–100 ms;
+	// a second's room for a loaded machine), not at a look's time, for
+	// there are none.
+	io.WriteString(c, "GET /leave HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(700 * time.Millisecond)
+	c.Close()
+	e := <-ended
+	switch {
+	case e.after < 0:
+		t.Fatal("the context of a request whose client left did not end")
+	case e.after > 700*time.Millisecond+time.Second:
+		t.Errorf("the client that left at 700 ms was heard of at %v", e.after)
+	case e.looks != 0 || e.key == 0:
+		t.Errorf("the client was heard of after %d looks, registered %v", e.looks, e.key != 0)
+	}
+	t.Logf("the client that left at 700 ms was heard of at %v", e.after)
 }
 
 // TestResponseFraming: the fields the head's framing depends on, set by

@@ -103,6 +103,11 @@ func (c *Conn) Init(nc net.Conn) bool {
 // Ready reports whether Init succeeded.
 func (c *Conn) Ready() bool { return c.raw != nil }
 
+// Control calls f with the connection's descriptor, as RawConn's Control:
+// the descriptor stays open while f runs; it fails once the connection is
+// closed.
+func (c *Conn) Control(f func(fd uintptr)) error { return c.raw.Control(f) }
+
 // Read reads into p, as net.Conn's Read.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
