@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -691,10 +692,14 @@ func (c *conn) arm(b *body, watchable bool) {
 // Hearing instead of looking. On Linux the looks, two peeks for a request
 // that takes 200 ms, were half of such a request's reads (bench/perf,
 // slow case: four a request, against nginx's two). So the sweep registers
-// a plain TCP connection, when a request on it is first due, for its
-// client's hang-up (live.register, package hangup: one epoll_ctl for the
+// a connection, when a request on it is first due, for its client's
+// hang-up (live.register, package hangup: one epoll_ctl for the
 // connection's life) and polls for hang-ups every tick (one epoll_wait
-// for all connections). A registered connection is not looked at and
+// for all connections). A TLS connection is registered too, by the TCP
+// connection beneath it, and no longer gets a watcher for every request
+// that is due; a TLS client that sends its close_notify alert and keeps
+// the TCP connection open is then not heard of (browsers and Go's
+// crypto/tls close it after the alert). A registered connection is not looked at and
 // gets no watcher until its client hangs up (hup, then a watcher that
 // tells the client's end from a pipelined request by what is in the
 // socket); a client that leaves is heard of at the sweep's next tick
@@ -702,6 +707,25 @@ func (c *conn) arm(b *body, watchable bool) {
 // client sends raises no event, so a busy connection pays nothing for it.
 // The looks remain for a connection that could not be registered.
 const maxLooks = 4
+
+// control calls f with the descriptor of the TCP connection c is, or is
+// over (TLS), and reports whether it could: not when there is none or it
+// is closed.
+func (c *conn) control(f func(fd uintptr)) bool {
+	if c.rio.Ready() {
+		return c.rio.Control(f) == nil
+	}
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	return err == nil && rc.Control(f) == nil
+}
 
 // look is the sweep's look at a request that is due or whose client hung
 // up (see maxLooks), on the sweep's goroutine; it reports whether to start

@@ -133,7 +133,7 @@ func (l *live) register(c *conn) {
 	key, set := l.lastKey, l.hups
 	l.mu.Unlock()
 	var err error
-	if cerr := c.rio.Control(func(fd uintptr) { err = set.Add(fd, uint64(key)) }); cerr != nil || err != nil {
+	if !c.control(func(fd uintptr) { err = set.Add(fd, uint64(key)) }) || err != nil {
 		return
 	}
 	l.mu.Lock()
@@ -226,9 +226,7 @@ func (l *live) sweep() {
 		}
 		l.mu.Unlock()
 		for _, c := range due {
-			if c.rio.Ready() {
-				l.register(c) // a hang-up before it is reported by the poll below
-			}
+			l.register(c) // a hang-up before it is reported by the poll below
 		}
 		l.poll()
 		if len(l.found) > 0 {
@@ -249,7 +247,9 @@ func (l *live) sweep() {
 		}
 		hung = hung[:0]
 		for i, c := range due {
-			if !c.rio.Ready() || c.look(now) {
+			// A TLS connection not registered cannot be looked at (a
+			// close_notify alert is data): it is watched at once.
+			if c.key == 0 && !c.rio.Ready() || c.look(now) {
 				go c.watch()
 			}
 			due[i] = nil

@@ -33,13 +33,14 @@
 //     seen to close its side while the handler is still working on a request
 //     whose body has been read. That watch starts only for requests that
 //     take longer than watchAfter, so the common fast exchange pays nothing
-//     for it. On Linux a plain TCP connection is then registered, once, for
-//     its client's hang-up (package hangup): the server's sweep polls for
-//     hang-ups every watchTick and neither peeks nor keeps a goroutine
-//     waiting for a request whose client stays, however long it runs.
-//     Elsewhere, or if the registration fails, the sweep peeks a few times
-//     before a goroutine watches (maxLooks); a TLS connection is watched by
-//     a goroutine.
+//     for it. On Linux the connection (plain TCP, or the TCP connection
+//     beneath TLS) is then registered, once, for its client's hang-up
+//     (package hangup): the server's sweep polls for hang-ups every
+//     watchTick and neither peeks nor keeps a goroutine waiting for a
+//     request whose client stays, however long it runs. Elsewhere, or if
+//     the registration fails, the sweep peeks at a plain connection a few
+//     times before a goroutine watches (maxLooks), and a goroutine watches
+//     a TLS one at once.
 //   - A handler may name one thing to cut off when that context ends
 //     (CutOnGone on its ResponseWriter): the same as a context.AfterFunc on
 //     the request's context, without a registration per request or per

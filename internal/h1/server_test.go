@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/certtest"
 )
 
 // start serves h on a loopback listener and returns its address and a
@@ -1463,4 +1466,87 @@ func TestHeldBody(t *testing.T) {
 		t.Fatalf("POST /expect: %v, %v; want 100 Continue first", resp, err)
 	}
 	expectBody(t, br, "POST /expect", "read hello")
+}
+
+// TestWatchHearsHangUpOverTLS: a TLS connection is registered for its
+// client's hang-up as a plain one is, beneath TLS: a client that stays
+// gets no watcher (nothing reads ahead of the handler), and one that
+// leaves is heard of.
+func TestWatchHearsHangUpOverTLS(t *testing.T) {
+	ca := certtest.MustCA("h1 test")
+	leaf := ca.MustIssue(certtest.Options{Names: []string{"a"}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	type state struct {
+		started bool
+		key     uint32
+	}
+	stateOf := func(c *conn) state {
+		c.s.live.mu.Lock()
+		key := c.key
+		c.s.live.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return state{c.started || c.watching, key}
+	}
+	seen := make(chan state, 1)
+	ended := make(chan time.Duration, 1)
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		begin := time.Now()
+		if r.URL.Path == "/stay" {
+			time.Sleep(500 * time.Millisecond)
+			seen <- stateOf(w.(*response).c)
+			w.Header().Set("Content-Length", "2")
+			io.WriteString(w, "ok")
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			ended <- time.Since(begin)
+		case <-time.After(5 * time.Second):
+			ended <- -1
+		}
+	})}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				tc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{leaf.TLS}})
+				if tc.Handshake() != nil {
+					nc.Close()
+					return
+				}
+				s.ServeConn(tc)
+			}()
+		}
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
+	if st := <-seen; st.key == 0 || st.started {
+		t.Errorf("at 500 ms: %+v, want registered and no watcher", st)
+	}
+	br := bufio.NewReader(c)
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 200 {
+		t.Fatalf("the answer: %v, %v", res, err)
+	}
+	io.ReadAll(io.LimitReader(br, 2))
+	io.WriteString(c, "GET /leave HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(300 * time.Millisecond)
+	c.Close() // close_notify, then FIN
+	if d := <-ended; d < 0 {
+		t.Fatal("the context of a request whose TLS client left did not end")
+	} else {
+		t.Logf("the TLS client that left at 300 ms was heard of at %v", d)
+	}
 }
