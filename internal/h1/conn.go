@@ -140,12 +140,14 @@ type conn struct {
 	aw      *await.Conn // made at the first flushAwait
 	idle    func()      // flushAwait's turn to StateIdle, made once
 
+	// What the sweep reads of the connection every tick (due, waitFrom),
+	// in the live list's table; set by live.add, kept for the conn's life.
+	ws *watchState
+
 	// The look for what came while an answer was made (see recheck).
-	waitFrom atomic.Uint64 // 1 + the watch tick (live) at which flushAwait's wait began; 0: not waiting; or checking, checked
-	early    atomic.Bool   // something came so once: every later wait looks first (await.Conn.Early)
+	early atomic.Bool // something came so once: every later wait looks first (await.Conn.Early)
 
 	// The client watch (see watch), started by the server's sweep.
-	due       atomic.Uint64 // the watch's tick (live) from which the armed request is watched; 0: none
 	mu        sync.Mutex
 	armed     bool          // a request is being handled and may be watched
 	looks     uint8         // the sweep's quiet looks at the armed request (look)
@@ -406,14 +408,14 @@ func (c *conn) flushAwait() bool {
 			c.giveBack()
 			c.setState(http.StateIdle)
 			if c.rio.Ready() {
-				c.waitFrom.Store(1 + c.s.live.tick.Load())
+				c.ws.waitFrom.Store(1 + c.s.live.tick.Load())
 			}
 		}
 	}
 	c.aw.Early = c.early.Load()
 	c.idleDeadline()
 	_, err = c.aw.WriteAwait(b, nil, c.idle)
-	if c.waitFrom.Swap(0) == checking {
+	if c.ws.waitFrom.Swap(0) == checking {
 		c.mu.Lock() // recheck is under way: let it end before the deadline is renewed
 		c.mu.Unlock()
 	}
@@ -433,7 +435,7 @@ func (c *conn) flushAwait() bool {
 // connection is closed as late, not at the idle timeout.
 const recheckTicks = 2
 
-// The states of waitFrom besides a tick: recheck is looking, or has looked.
+// The states of watchState.waitFrom besides a tick: recheck is looking, or has looked.
 const (
 	checking = math.MaxUint64 - 1
 	checked  = math.MaxUint64
@@ -445,14 +447,14 @@ const (
 func (c *conn) recheck(w uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.waitFrom.CompareAndSwap(w, checking) {
+	if !c.ws.waitFrom.CompareAndSwap(w, checking) {
 		return // the wait has ended
 	}
 	if c.rio.Pending() {
 		c.early.Store(true)
 		c.rd.Set(deadline.Past) // wakes the wait; readRequest renews the deadline
 	}
-	c.waitFrom.CompareAndSwap(checking, checked)
+	c.ws.waitFrom.CompareAndSwap(checking, checked)
 }
 
 // idleDeadline bounds the wait for the next request by IdleTimeout (none
@@ -670,7 +672,7 @@ func (c *conn) arm(b *body, watchable bool) {
 	c.mu.Lock()
 	c.armed, c.body, c.looks, c.started = true, b, 0, false
 	c.armDue = c.s.live.due()
-	c.due.Store(c.armDue)
+	c.ws.due.Store(c.armDue)
 	c.mu.Unlock()
 }
 
@@ -740,7 +742,7 @@ func (c *conn) look(now uint64) (watch bool) {
 	case c.key != 0:
 		return false // registered: the sweep hears when the client leaves
 	case !c.rio.Pending():
-		c.due.Store(now + 1<<c.looks)
+		c.ws.due.Store(now + 1<<c.looks)
 		c.looks++
 		return false
 	}
@@ -758,10 +760,10 @@ func (c *conn) watchable(now uint64) bool {
 	case now < c.armDue:
 		// The request the sweep found due ended and the next one was
 		// armed since: it is watched in its turn.
-		c.due.Store(c.armDue)
+		c.ws.due.Store(c.armDue)
 		return false
 	case c.body != nil && !c.body.eof.Load():
-		c.due.Store(c.s.live.due()) // still uploading: look again later
+		c.ws.due.Store(c.s.live.due()) // still uploading: look again later
 		return false
 	}
 	return true
@@ -824,7 +826,7 @@ func (c *conn) disarm() {
 		return
 	}
 	c.armed = false
-	c.due.Store(0)
+	c.ws.due.Store(0)
 	c.body = nil
 	watching, done := c.watching, c.watchDone
 	c.watching, c.watchDone = false, nil

@@ -44,7 +44,40 @@ type live struct {
 	keyed   map[uint32]*conn // by registration key; a conn's key is under mu
 	found   []uint64         // the keys the last poll reported
 	foundFn func(key uint64) // appends to found, made once
+
+	// The table of watch states, under mu: its pages, the conn of each
+	// state (nil: free or dead), how many states of each page are taken
+	// (by a conn, or dead), and the free states' places, the last freed
+	// last (taken first: the table stays dense).
+	chunks []*stateChunk
+	conns  []*conn
+	taken  []int32
+	free   []int32
 }
+
+// watchState is what the sweep reads of one connection every tick. It is
+// kept apart from the conn, in a table of the live list's, so that the
+// sweep's walk reads memory in order, one cache line a connection,
+// instead of chasing the list through three of each conn's lines: with
+// 10 000 idle connections the walk took 2 % of a core. Each state has a
+// cache line of its own, so that connections served on other cores do not
+// share one with their stores.
+type watchState struct {
+	// The watch's tick (live) from which the armed request is watched;
+	// 0: none. Written by the connection and the sweep.
+	due atomic.Uint64
+	// 1 + the watch tick at which flushAwait's wait began; 0: not
+	// waiting; or checking, checked (see recheck).
+	waitFrom atomic.Uint64
+	idx      int32 // its place in the table: page × 64 + place on the page
+	dead     bool  // under live.mu: its conn was removed; the sweep frees it
+	_        [43]byte
+}
+
+// stateChunk is a page of the table: 64 states of 64 bytes. Holding no
+// pointer, it is allocated 4 KiB-aligned (no malloc header before it), so
+// each state is a cache line; the conns are in a table of their own.
+type stateChunk [64]watchState
 
 // watchTick is the period of the watch's clock. A request is watched once
 // the clock has advanced three times since it was armed: after 2 to 3
@@ -76,6 +109,7 @@ func (l *live) add(c *conn, parent context.Context) {
 	})
 	c.ctx, c.cancel = context.WithCancel(l.base)
 	l.mu.Lock()
+	c.ws = l.takeState(c)
 	c.prev, c.next = l.head.prev, &l.head
 	l.head.prev.next = c
 	l.head.prev = c
@@ -100,7 +134,42 @@ func (l *live) remove(c *conn) {
 	if c.key != 0 {
 		delete(l.keyed, c.key)
 	}
+	if i := c.ws.idx; l.conns[i] == c {
+		// Let go, not freed: the sweep may be handling c still, and
+		// store to its state; its next walk frees it.
+		l.conns[i], c.ws.dead = nil, true
+	}
 	l.mu.Unlock()
+}
+
+// takeState gives c a free watch state, adding a page when none is free;
+// under mu.
+func (l *live) takeState(c *conn) *watchState {
+	if len(l.free) == 0 {
+		ch := new(stateChunk)
+		base := int32(len(l.conns))
+		for i := len(ch) - 1; i >= 0; i-- {
+			ch[i].idx = base + int32(i)
+			l.free = append(l.free, base+int32(i))
+		}
+		l.chunks, l.taken = append(l.chunks, ch), append(l.taken, 0)
+		l.conns = append(l.conns, make([]*conn, len(ch))...)
+	}
+	i := l.free[len(l.free)-1]
+	l.free = l.free[:len(l.free)-1]
+	l.conns[i] = c
+	l.taken[i/int32(len(stateChunk{}))]++
+	return &l.chunks[i/int32(len(stateChunk{}))][i%int32(len(stateChunk{}))]
+}
+
+// freeState frees st, a dead state; under mu, on the sweep's goroutine,
+// at a walk (see remove).
+func (l *live) freeState(st *watchState) {
+	st.due.Store(0)
+	st.waitFrom.Store(0)
+	st.dead = false
+	l.taken[st.idx/int32(len(stateChunk{}))]--
+	l.free = append(l.free, st.idx)
 }
 
 // register registers c for its client's hang-up (package hangup), once:
@@ -201,28 +270,18 @@ func (l *live) cutAll() {
 func (l *live) sweep() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
-	type late struct {
-		c *conn
-		w uint64
-	}
 	var due, hung []*conn
 	var waiting []late
 	for range t.C {
 		now := l.tick.Add(1)
 		l.mu.Lock()
-		if l.head.next == &l.head {
+		empty := l.head.next == &l.head
+		due, waiting = l.walk(now, due, waiting)
+		if empty {
 			l.ticking = false
 			l.dropHups()
 			l.mu.Unlock()
 			return
-		}
-		for c := l.head.next; c != &l.head; c = c.next {
-			if d := c.due.Load(); d != 0 && now >= d && c.due.CompareAndSwap(d, 0) {
-				due = append(due, c)
-			}
-			if w := c.waitFrom.Load(); w != 0 && w < checking && now >= w+recheckTicks {
-				waiting = append(waiting, late{c, w})
-			}
 		}
 		l.mu.Unlock()
 		for _, c := range due {
@@ -261,6 +320,42 @@ func (l *live) sweep() {
 		}
 		waiting = waiting[:0]
 	}
+}
+
+// late is a connection whose wait for its next request began at w-1 and
+// is to be rechecked.
+type late struct {
+	c *conn
+	w uint64
+}
+
+// walk appends to due the connections whose request is due at tick now
+// (taking it: their due is cleared) and to waiting those to recheck, and
+// frees the states of removed connections; under mu. It reads the table
+// of watch states in order, a cache line a connection.
+func (l *live) walk(now uint64, due []*conn, waiting []late) ([]*conn, []late) {
+	for k, ch := range l.chunks {
+		if l.taken[k] == 0 {
+			continue
+		}
+		conns := l.conns[k*len(ch) : (k+1)*len(ch)]
+		for i := range ch {
+			st, c := &ch[i], conns[i]
+			if c == nil {
+				if st.dead {
+					l.freeState(st)
+				}
+				continue
+			}
+			if d := st.due.Load(); d != 0 && now >= d && st.due.CompareAndSwap(d, 0) {
+				due = append(due, c)
+			}
+			if w := st.waitFrom.Load(); w != 0 && w < checking && now >= w+recheckTicks {
+				waiting = append(waiting, late{c, w})
+			}
+		}
+	}
+	return due, waiting
 }
 
 // closeIf closes the connection of each live conn that is not hijacked and
