@@ -56,14 +56,8 @@ func run(n int, dur time.Duration, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin == "" {
-		root, err := testbed.ModuleRoot()
-		if err != nil {
-			return err
-		}
-		if bin, err = testbed.Build(root, tmp, false); err != nil {
-			return err
-		}
+	if bin, err = testbed.BinaryOr(bin, tmp); err != nil {
+		return err
 	}
 	r, err := testbed.Start(bin, filepath.Join(tmp, "data"), append(os.Environ(), "GOMAXPROCS=1"), "--access-log", "off")
 	if err != nil {

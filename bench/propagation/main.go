@@ -45,14 +45,8 @@ func run(ctx context.Context, bin string, writes int, goal time.Duration) error 
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin == "" {
-		root, err := testbed.ModuleRoot()
-		if err != nil {
-			return err
-		}
-		if bin, err = testbed.Build(root, tmp, false); err != nil {
-			return err
-		}
+	if bin, err = testbed.BinaryOr(bin, tmp); err != nil {
+		return err
 	}
 	cluster, err := etcdtest.Start(tmp+"/etcd", 3)
 	if err != nil {

@@ -100,14 +100,8 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("taskset: %v: %s", err, out)
 		}
 	}
-	if e.webrouter = o.bin; e.webrouter == "" {
-		root, err := testbed.ModuleRoot()
-		if err != nil {
-			return err
-		}
-		if e.webrouter, err = testbed.Build(root, tmp, false); err != nil {
-			return err
-		}
+	if e.webrouter, err = testbed.BinaryOr(o.bin, tmp); err != nil {
+		return err
 	}
 	ca, err := certtest.NewCA("bench CA")
 	if err != nil {

@@ -1168,6 +1168,58 @@ func TestBuffersLentLate(t *testing.T) {
 	check("the pipelined GET", seen{br: false, bw: true, bwAfter: true})
 }
 
+// watchSeen is what the watch tests read of a connection's watch.
+type watchSeen struct {
+	watching, started bool
+	looks             uint8
+	key               uint32 // its registration for the client's hang-up
+}
+
+func seenOf(c *conn) watchSeen {
+	c.s.live.mu.Lock()
+	key := c.key
+	c.s.live.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return watchSeen{watching: c.watching, started: c.started, looks: c.looks, key: key}
+}
+
+// watchEnd is when a request whose client left saw its context end (-1:
+// not within 5 s), and its watch then.
+type watchEnd struct {
+	after time.Duration
+	watchSeen
+}
+
+// startWatchProbe starts a server whose /stay requests send on seen what
+// their watch is at 400 ms and 1.5 s, then answer "ok", and whose other
+// requests wait for their context to end and send on ended when it did.
+func startWatchProbe(t *testing.T, tune func(*Server)) (addr string, seen chan []watchSeen, ended chan watchEnd) {
+	seen, ended = make(chan []watchSeen, 1), make(chan watchEnd, 1)
+	addr, _ = start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := w.(*response).c
+		begin := time.Now()
+		if r.URL.Path == "/stay" {
+			var s []watchSeen
+			for _, at := range []time.Duration{400 * time.Millisecond, 1500 * time.Millisecond} {
+				time.Sleep(time.Until(begin.Add(at)))
+				s = append(s, seenOf(c))
+			}
+			seen <- s
+			w.Header().Set("Content-Length", "2")
+			io.WriteString(w, "ok")
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			ended <- watchEnd{time.Since(begin), seenOf(c)}
+		case <-time.After(5 * time.Second):
+			ended <- watchEnd{after: -1}
+		}
+	}), tune)
+	return addr, seen, ended
+}
+
 // TestWatchLooksFirst: on a plain TCP connection that is not registered
 // for its client's hang-up (package hangup unavailable, as outside Linux:
 // noHups), the sweep looks (peeks) before it starts a watcher (maxLooks):
@@ -1176,41 +1228,7 @@ func TestBuffersLentLate(t *testing.T) {
 // next. (The bounds leave room for a sweep that ticks late on a loaded
 // machine.)
 func TestWatchLooksFirst(t *testing.T) {
-	type state struct {
-		watching bool
-		looks    uint8
-	}
-	peekAt := func(c *conn) state {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return state{c.watching, c.looks}
-	}
-	seen := make(chan []state, 1)
-	type end struct {
-		after time.Duration
-		state
-	}
-	ended := make(chan end, 1)
-	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := w.(*response).c
-		begin := time.Now()
-		if r.URL.Path == "/stay" {
-			var s []state
-			for _, at := range []time.Duration{400 * time.Millisecond, 1500 * time.Millisecond} {
-				time.Sleep(time.Until(begin.Add(at)))
-				s = append(s, peekAt(c))
-			}
-			seen <- s
-			io.WriteString(w, "ok")
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			ended <- end{time.Since(begin), peekAt(c)}
-		case <-time.After(5 * time.Second):
-			ended <- end{after: -1}
-		}
-	}), func(s *Server) { s.live.noHups = true }) // before the sweep's goroutine starts
+	addr, seen, ended := startWatchProbe(t, func(s *Server) { s.live.noHups = true }) // before the sweep's goroutine starts
 
 	c := dial(t, addr, 5*time.Second)
 	io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -1248,46 +1266,7 @@ func TestWatchLooksFirst(t *testing.T) {
 // next; a client that leaves is heard of within a tick or two of leaving,
 // not at a look's time.
 func TestWatchHearsHangUp(t *testing.T) {
-	type state struct {
-		watching, started bool
-		looks             uint8
-		key               uint32
-	}
-	peekAt := func(c *conn) state {
-		c.s.live.mu.Lock()
-		key := c.key
-		c.s.live.mu.Unlock()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return state{watching: c.watching, started: c.started, looks: c.looks, key: key}
-	}
-	seen := make(chan []state, 1)
-	type end struct {
-		after time.Duration
-		state
-	}
-	ended := make(chan end, 1)
-	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := w.(*response).c
-		begin := time.Now()
-		if r.URL.Path == "/stay" {
-			var s []state
-			for _, at := range []time.Duration{400 * time.Millisecond, 1500 * time.Millisecond} {
-				time.Sleep(time.Until(begin.Add(at)))
-				s = append(s, peekAt(c))
-			}
-			seen <- s
-			w.Header().Set("Content-Length", "2")
-			io.WriteString(w, "ok")
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			ended <- end{time.Since(begin), peekAt(c)}
-		case <-time.After(5 * time.Second):
-			ended <- end{after: -1}
-		}
-	}), nil)
+	addr, seen, ended := startWatchProbe(t, nil)
 
 	c := dial(t, addr, 10*time.Second)
 	br := bufio.NewReader(c)
@@ -1480,25 +1459,13 @@ func TestWatchHearsHangUpOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	type state struct {
-		started bool
-		key     uint32
-	}
-	stateOf := func(c *conn) state {
-		c.s.live.mu.Lock()
-		key := c.key
-		c.s.live.mu.Unlock()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return state{c.started || c.watching, key}
-	}
-	seen := make(chan state, 1)
+	seen := make(chan watchSeen, 1)
 	ended := make(chan time.Duration, 1)
 	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		begin := time.Now()
 		if r.URL.Path == "/stay" {
 			time.Sleep(500 * time.Millisecond)
-			seen <- stateOf(w.(*response).c)
+			seen <- seenOf(w.(*response).c)
 			w.Header().Set("Content-Length", "2")
 			io.WriteString(w, "ok")
 			return
@@ -1533,7 +1500,7 @@ func TestWatchHearsHangUpOverTLS(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(c, "GET /stay HTTP/1.1\r\nHost: a\r\n\r\n")
-	if st := <-seen; st.key == 0 || st.started {
+	if st := <-seen; st.key == 0 || st.started || st.watching {
 		t.Errorf("at 500 ms: %+v, want registered and no watcher", st)
 	}
 	br := bufio.NewReader(c)

@@ -43,6 +43,20 @@ func Build(root, dir string, race bool) (string, error) {
 	return bin, nil
 }
 
+// BinaryOr returns bin when it is set, and otherwise builds cmd/webrouter
+// from the module the working directory is in into dir (no race
+// detector): for tools that take a -webrouter binary or build their own.
+func BinaryOr(bin, dir string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	return Build(root, dir, false)
+}
+
 // ModuleRoot finds the directory holding go.mod, starting at the working
 // directory and going up.
 func ModuleRoot() (string, error) {
