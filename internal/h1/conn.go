@@ -701,13 +701,13 @@ func (c *conn) arm(b *body, watchable bool) {
 // connection beneath it, and no longer gets a watcher for every request
 // that is due; a TLS client that sends its close_notify alert and keeps
 // the TCP connection open is then not heard of (browsers and Go's
-// crypto/tls close it after the alert). A registered connection is not looked at and
-// gets no watcher until its client hangs up (hup, then a watcher that
-// tells the client's end from a pipelined request by what is in the
-// socket); a client that leaves is heard of at the sweep's next tick
-// once its request is due, and at the request's due time before. Data a
-// client sends raises no event, so a busy connection pays nothing for it.
-// The looks remain for a connection that could not be registered.
+// crypto/tls close it after the alert). A registered connection is not
+// looked at and gets no watcher until its client hangs up (hup, then a
+// watcher that tells the client's end from a pipelined request by what is
+// in the socket); a client that leaves is heard of at the sweep's next
+// tick once its request is due, and at the request's due time before.
+// Data a client sends raises no event, so a busy connection pays nothing
+// for it. The looks remain for a connection that could not be registered.
 const maxLooks = 4
 
 // control calls f with the descriptor of the TCP connection c is, or is
@@ -771,13 +771,14 @@ func (c *conn) watchable(now uint64) bool {
 
 // watch runs once a request has been handled for watchAfter (the
 // server's sweep starts it, on a connection it can peek at once it has
-// looked or heard the client hang up: see maxLooks). Once the request body has been read, it waits
-// for the connection to turn readable — on plain TCP without reading
-// (the read buffer may hold a body's bytes the handler still uses:
-// body.Held), over TLS by reading ahead into the buffer (the buffered
-// reader is then idle): end of stream or an error means the client left,
-// and the connection's context is cancelled so the handler can stop. A
-// pipelined next request stays for the loop, in the socket or buffered.
+// looked or heard the client hang up: see maxLooks). Once the request
+// body has been read, it waits for the connection to turn readable — on
+// plain TCP without reading (the read buffer may hold a body's bytes the
+// handler still uses: body.Held), over TLS by reading ahead into the
+// buffer (the buffered reader is then idle): end of stream or an error
+// means the client left, and the connection's context is cancelled so the
+// handler can stop. A pipelined next request stays for the loop, in the
+// socket or buffered.
 func (c *conn) watch() {
 	c.mu.Lock()
 	if !c.watchable(c.s.live.tick.Load()) {

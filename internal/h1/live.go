@@ -77,7 +77,10 @@ type watchState struct {
 // stateChunk is a page of the table: 64 states of 64 bytes. Holding no
 // pointer, it is allocated 4 KiB-aligned (no malloc header before it), so
 // each state is a cache line; the conns are in a table of their own.
-type stateChunk [64]watchState
+type stateChunk [statesPerPage]watchState
+
+// statesPerPage is how many watch states a page of the table holds.
+const statesPerPage = 64
 
 // watchTick is the period of the watch's clock. A request is watched once
 // the clock has advanced three times since it was armed: after 2 to 3
@@ -158,8 +161,8 @@ func (l *live) takeState(c *conn) *watchState {
 	i := l.free[len(l.free)-1]
 	l.free = l.free[:len(l.free)-1]
 	l.conns[i] = c
-	l.taken[i/int32(len(stateChunk{}))]++
-	return &l.chunks[i/int32(len(stateChunk{}))][i%int32(len(stateChunk{}))]
+	l.taken[i/statesPerPage]++
+	return &l.chunks[i/statesPerPage][i%statesPerPage]
 }
 
 // freeState frees st, a dead state; under mu, on the sweep's goroutine,
@@ -168,7 +171,7 @@ func (l *live) freeState(st *watchState) {
 	st.due.Store(0)
 	st.waitFrom.Store(0)
 	st.dead = false
-	l.taken[st.idx/int32(len(stateChunk{}))]--
+	l.taken[st.idx/statesPerPage]--
 	l.free = append(l.free, st.idx)
 }
 
@@ -214,8 +217,8 @@ func (l *live) register(c *conn) {
 
 // poll gathers into found the keys of the registered connections whose
 // client hung up since the last poll. A failed poll (it should not fail)
-// ends the set: the connections are looked at again from their next
-// request on.
+// ends the set: each connection is registered anew, in a new set, when a
+// request of its is next due.
 func (l *live) poll() {
 	l.found = l.found[:0]
 	if l.hups == nil {
