@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,17 +36,26 @@ func main() {
 	conns := flag.Int("conns", 9000, "idle client connections (each takes two descriptors here: both ends)")
 	dur := flag.Duration("duration", 10*time.Second, "how long CPU time is measured")
 	bin := flag.String("webrouter", "", "webrouter binary (default: build it from this module)")
+	proxies := flag.String("proxies", "webrouter,nginx", "proxies to measure, one after the other: webrouter, nginx")
 	flag.Parse()
-	if err := run(*conns, *dur, *bin); err != nil {
+	if err := run(*conns, *dur, *bin, strings.Split(*proxies, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "idle:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, dur time.Duration, bin string) error {
+// proxy is one router under measurement: where it listens, the processes
+// whose CPU and memory count (its tree), and how to stop it.
+type proxy struct {
+	addr string
+	pids func() []int
+	stop func()
+}
+
+func run(n int, dur time.Duration, bin string, proxies []string) error {
 	var lim syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max // for our ends, and inherited by webrouter for its own
+		lim.Cur = lim.Max // for our ends, and inherited by the proxy for its own
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < uint64(2*n+100) {
@@ -56,20 +66,142 @@ func run(n int, dur time.Duration, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin, err = testbed.BinaryOr(bin, tmp); err != nil {
-		return err
+	type row struct {
+		name       string
+		base, idle reading
 	}
+	var rows []row
+	for _, name := range proxies {
+		var p *proxy
+		switch strings.TrimSpace(name) {
+		case "webrouter":
+			if bin, err = testbed.BinaryOr(bin, tmp); err != nil {
+				return err
+			}
+			p, err = startWebrouter(bin, tmp)
+		case "nginx":
+			p, err = startNginx(tmp, n)
+		default:
+			return fmt.Errorf("-proxies: %q is not webrouter or nginx", name)
+		}
+		if err != nil {
+			return err
+		}
+		base, idle, err := measureIdle(p, n, dur)
+		p.stop()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		rows = append(rows, row{name, base, idle})
+	}
+	fmt.Printf("one worker each (webrouter GOMAXPROCS=1, nginx worker_processes 1), CPU over %v, webrouter %s\n\n", dur, bin)
+	fmt.Printf("| proxy | CPU ms/s, none → %d idle | VmRSS MiB, none → %d idle | per idle connection: CPU | memory |\n", n, n)
+	fmt.Println("|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %.1f → %.1f | %.1f → %.1f | %.2f µs/s | %.1f KiB |\n", r.name, r.base.cpu, r.idle.cpu, r.base.rss, r.idle.rss,
+			(r.idle.cpu-r.base.cpu)*1000/float64(n), (r.idle.rss-r.base.rss)*1024/float64(n))
+	}
+	return nil
+}
+
+// startWebrouter starts bin on its embedded registry, on one core.
+func startWebrouter(bin, tmp string) (*proxy, error) {
 	r, err := testbed.Start(bin, filepath.Join(tmp, "data"), append(os.Environ(), "GOMAXPROCS=1"), "--access-log", "off")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.Stop(10 * time.Second)
 	pid := r.Cmd.Process.Pid
+	return &proxy{addr: r.HTTP, pids: func() []int { return []int{pid} }, stop: func() { r.Stop(10 * time.Second) }}, nil
+}
 
-	time.Sleep(2 * time.Second)
-	base, err := measure(pid, dur)
+// startNginx starts Debian's nginx in the foreground, one worker, every
+// host answered 404 on a kept-alive connection, with room for n
+// connections and the idle timeout longer than the measurement.
+func startNginx(tmp string, n int) (*proxy, error) {
+	bin, err := exec.LookPath("nginx")
 	if err != nil {
-		return err
+		if bin = "/usr/sbin/nginx"; !fileExists(bin) {
+			return nil, fmt.Errorf("nginx not found (Debian: apt-get install nginx, or scripts/setup-bench)")
+		}
+	}
+	port, err := testbed.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tmp, "nginx")
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile %[1]d;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections %[3]d; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/tmp;
+    keepalive_timeout 300s;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:%[4]d default_server; return 404; }
+}
+`, 2*n+100, dir, n+100, port)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGQUIT)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("nginx did not listen within 10 s: %s", out.String())
+		}
+	}
+	pid := cmd.Process.Pid
+	return &proxy{addr: addr, pids: func() []int { return tree(pid) }, stop: stop}, nil
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// tree is pid and its children (nginx's master and workers).
+func tree(pid int) []int {
+	pids := []int{pid}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(b)) {
+		if c, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, c)
+		}
+	}
+	return pids
+}
+
+// measureIdle reads p's cost with no connection, then with n that have
+// each had one answer and wait.
+func measureIdle(p *proxy, n int, dur time.Duration) (base, idle reading, err error) {
+	time.Sleep(2 * time.Second)
+	if base, err = measure(p.pids, dur); err != nil {
+		return
 	}
 	var open []net.Conn
 	defer func() {
@@ -78,28 +210,18 @@ func run(n int, dur time.Duration, bin string) error {
 		}
 	}()
 	for i := 0; i < n; i++ {
-		c, err := net.Dial("tcp", r.HTTP)
+		c, err := net.Dial("tcp", p.addr)
 		if err != nil {
-			return fmt.Errorf("connection %d: %w", i+1, err)
+			return base, idle, fmt.Errorf("connection %d: %w", i+1, err)
 		}
 		open = append(open, c)
 		if err := oneRequest(c); err != nil {
-			return fmt.Errorf("connection %d: %w", i+1, err)
+			return base, idle, fmt.Errorf("connection %d: %w", i+1, err)
 		}
 	}
 	time.Sleep(2 * time.Second)
-	loaded, err := measure(pid, dur)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("webrouter %s, GOMAXPROCS=1, CPU over %v\n\n", bin, dur)
-	fmt.Println("| connections | CPU ms/s | VmRSS MiB |")
-	fmt.Println("|---|---|---|")
-	fmt.Printf("| 0 | %.1f | %.1f |\n", base.cpu, base.rss)
-	fmt.Printf("| %d idle | %.1f | %.1f |\n\n", n, loaded.cpu, loaded.rss)
-	fmt.Printf("per idle connection: %.2f µs of CPU a second, %.1f KiB of memory\n",
-		(loaded.cpu-base.cpu)*1000/float64(n), (loaded.rss-base.rss)*1024/float64(n))
-	return nil
+	idle, err = measure(p.pids, dur)
+	return base, idle, err
 }
 
 // oneRequest sends one request to a host the router does not know and
@@ -124,42 +246,51 @@ func oneRequest(c net.Conn) error {
 
 type reading struct{ cpu, rss float64 } // ms of CPU a second, MiB
 
-// measure reads pid's CPU time over d, and its resident memory after.
-func measure(pid int, d time.Duration) (reading, error) {
-	a, err := cpuTicks(pid)
+// measure reads the processes' CPU time over d, and their resident memory
+// after, summed.
+func measure(pids func() []int, d time.Duration) (reading, error) {
+	a, err := cpuTicks(pids())
 	if err != nil {
 		return reading{}, err
 	}
 	time.Sleep(d)
-	b, err := cpuTicks(pid)
+	b, err := cpuTicks(pids())
 	if err != nil {
 		return reading{}, err
 	}
-	rss, err := rssKiB(pid)
-	if err != nil {
-		return reading{}, err
+	var rss int
+	for _, pid := range pids() {
+		kib, err := rssKiB(pid)
+		if err != nil {
+			return reading{}, err
+		}
+		rss += kib
 	}
 	// /proc counts in clock ticks of 10 ms (USER_HZ 100).
 	return reading{cpu: float64(b-a) * 10 / d.Seconds(), rss: float64(rss) / 1024}, nil
 }
 
-// cpuTicks is the process's user+system time in clock ticks.
-func cpuTicks(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
+// cpuTicks is the processes' user+system time in clock ticks.
+func cpuTicks(pids []int) (int, error) {
+	total := 0
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, err
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) < 13 {
+			return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+		}
+		u, err1 := strconv.Atoi(f[11])
+		k, err2 := strconv.Atoi(f[12])
+		if err1 != nil || err2 != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+		}
+		total += u + k
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	u, err1 := strconv.Atoi(f[11])
-	k, err2 := strconv.Atoi(f[12])
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	return u + k, nil
+	return total, nil
 }
 
 // rssKiB is the process's VmRSS.
