@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/webrouter/webrouter/internal/loadgen/scenario"
 	"github.com/webrouter/webrouter/internal/testbed"
 )
 
@@ -118,11 +119,9 @@ func startWebrouter(bin, tmp string) (*proxy, error) {
 // host answered 404 on a kept-alive connection, with room for n
 // connections and the idle timeout longer than the measurement.
 func startNginx(tmp string, n int) (*proxy, error) {
-	bin, err := exec.LookPath("nginx")
+	bin, err := scenario.NginxBinary()
 	if err != nil {
-		if bin = "/usr/sbin/nginx"; !fileExists(bin) {
-			return nil, fmt.Errorf("nginx not found (Debian: apt-get install nginx, or scripts/setup-bench)")
-		}
+		return nil, err
 	}
 	port, err := testbed.FreePort()
 	if err != nil {
@@ -181,8 +180,6 @@ http {
 	pid := cmd.Process.Pid
 	return &proxy{addr: addr, pids: func() []int { return tree(pid) }, stop: stop}, nil
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // tree is pid and its children (nginx's master and workers).
 func tree(pid int) []int {

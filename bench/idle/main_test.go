@@ -2,10 +2,11 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/loadgen/scenario"
 )
 
 // TestRun: the tool builds and starts webrouter, and nginx, holds 100
@@ -21,7 +22,7 @@ func TestRun(t *testing.T) {
 		t.Skip("builds webrouter")
 	}
 	proxies := []string{"webrouter", "nginx"}
-	if _, err := exec.LookPath("nginx"); err != nil && !fileExists("/usr/sbin/nginx") {
+	if _, err := scenario.NginxBinary(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("nginx is not installed (scripts/setup-bench)")
 		}
