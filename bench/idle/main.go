@@ -24,12 +24,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/webrouter/webrouter/internal/loadgen/scenario"
+	"github.com/webrouter/webrouter/internal/procfs"
 	"github.com/webrouter/webrouter/internal/testbed"
 )
 
@@ -45,11 +45,11 @@ func main() {
 	}
 }
 
-// proxy is one router under measurement: where it listens, the processes
-// whose CPU and memory count (its tree), and how to stop it.
+// proxy is one router under measurement: where it listens, the root of
+// the process tree whose CPU and memory count, and how to stop it.
 type proxy struct {
 	addr string
-	pids func() []int
+	pid  int
 	stop func()
 }
 
@@ -111,8 +111,7 @@ func startWebrouter(bin, tmp string) (*proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pid := r.Cmd.Process.Pid
-	return &proxy{addr: r.HTTP, pids: func() []int { return []int{pid} }, stop: func() { r.Stop(10 * time.Second) }}, nil
+	return &proxy{addr: r.HTTP, pid: r.Cmd.Process.Pid, stop: func() { r.Stop(10 * time.Second) }}, nil
 }
 
 // startNginx starts Debian's nginx in the foreground, one worker, every
@@ -177,27 +176,14 @@ http {
 			return nil, fmt.Errorf("nginx did not listen within 10 s: %s", out.String())
 		}
 	}
-	pid := cmd.Process.Pid
-	return &proxy{addr: addr, pids: func() []int { return tree(pid) }, stop: stop}, nil
-}
-
-// tree is pid and its children (nginx's master and workers).
-func tree(pid int) []int {
-	pids := []int{pid}
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(b)) {
-		if c, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, c)
-		}
-	}
-	return pids
+	return &proxy{addr: addr, pid: cmd.Process.Pid, stop: stop}, nil
 }
 
 // measureIdle reads p's cost with no connection, then with n that have
 // each had one answer and wait.
 func measureIdle(p *proxy, n int, dur time.Duration) (base, idle reading, err error) {
 	time.Sleep(2 * time.Second)
-	if base, err = measure(p.pids, dur); err != nil {
+	if base, err = measure(p.pid, dur); err != nil {
 		return
 	}
 	var open []net.Conn
@@ -217,7 +203,7 @@ func measureIdle(p *proxy, n int, dur time.Duration) (base, idle reading, err er
 		}
 	}
 	time.Sleep(2 * time.Second)
-	idle, err = measure(p.pids, dur)
+	idle, err = measure(p.pid, dur)
 	return base, idle, err
 }
 
@@ -243,63 +229,16 @@ func oneRequest(c net.Conn) error {
 
 type reading struct{ cpu, rss float64 } // ms of CPU a second, MiB
 
-// measure reads the processes' CPU time over d, and their resident memory
-// after, summed.
-func measure(pids func() []int, d time.Duration) (reading, error) {
-	a, err := cpuTicks(pids())
-	if err != nil {
-		return reading{}, err
-	}
+// measure reads the CPU time of pid's process tree over d, and its
+// resident memory after; it fails if the process is gone (its readings
+// would be zeros).
+func measure(pid int, d time.Duration) (reading, error) {
+	a := procfs.TreeCPU(pid)
 	time.Sleep(d)
-	b, err := cpuTicks(pids())
-	if err != nil {
-		return reading{}, err
+	cpu := procfs.TreeCPU(pid).Sub(a).Total()
+	kib := procfs.TreeKB(pid, "VmRSS")
+	if kib == 0 {
+		return reading{}, fmt.Errorf("process %d is gone", pid)
 	}
-	var rss int
-	for _, pid := range pids() {
-		kib, err := rssKiB(pid)
-		if err != nil {
-			return reading{}, err
-		}
-		rss += kib
-	}
-	// /proc counts in clock ticks of 10 ms (USER_HZ 100).
-	return reading{cpu: float64(b-a) * 10 / d.Seconds(), rss: float64(rss) / 1024}, nil
-}
-
-// cpuTicks is the processes' user+system time in clock ticks.
-func cpuTicks(pids []int) (int, error) {
-	total := 0
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return 0, err
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) < 13 {
-			return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-		}
-		u, err1 := strconv.Atoi(f[11])
-		k, err2 := strconv.Atoi(f[12])
-		if err1 != nil || err2 != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-		}
-		total += u + k
-	}
-	return total, nil
-}
-
-// rssKiB is the process's VmRSS.
-func rssKiB(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	return reading{cpu: float64(cpu.Milliseconds()) / d.Seconds(), rss: float64(kib) / 1024}, nil
 }

@@ -29,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/procfs"
 )
 
 // options are the benchmark's flags.
@@ -357,11 +359,11 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 		}
 	}
 	if s.err == "" {
-		var cpu0 cpuTime
+		var cpu0 procfs.CPUTime
 		if r.pid != 0 {
-			cpu0 = treeCPU(r.pid)
+			cpu0 = procfs.TreeCPU(r.pid)
 		}
-		stat0, load0, segs0, start := readCPUStat(), treeCPU(h.backend.cmd.Process.Pid), tcpOutSegs(), time.Now()
+		stat0, load0, segs0, start := readCPUStat(), procfs.TreeCPU(h.backend.cmd.Process.Pid), tcpOutSegs(), time.Now()
 		profiled := h.startProfile(ctx, r, filepath.Join(h.opts.profile, c.name+"-"+proxy+".pprof"))
 		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
 		if segs1 := tcpOutSegs(); segs0 >= 0 && segs1 >= segs0 {
@@ -382,11 +384,11 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 			s.err = err.Error()
 		} else {
 			if r.pid != 0 {
-				c := treeCPU(r.pid).sub(cpu0)
-				s.cpu, s.cpuUser = c.total(), c.user
-				s.peakRSS = treePeakRSS(r.pid)
+				c := procfs.TreeCPU(r.pid).Sub(cpu0)
+				s.cpu, s.cpuUser = c.Total(), c.User
+				s.peakRSS = procfs.TreeKB(r.pid, "VmHWM") << 10
 			}
-			load := treeCPU(h.backend.cmd.Process.Pid).sub(load0).total() + s.wrk.cpu
+			load := procfs.TreeCPU(h.backend.cmd.Process.Pid).Sub(load0).Total() + s.wrk.cpu
 			stat1 := readCPUStat()
 			if len(h.proxyCPUs) == 0 { // unpinned: one figure for the machine
 				s.otherProxy = stat1.busy(nil) - stat0.busy(nil) - s.cpu - load

@@ -1,116 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/webrouter/webrouter/internal/procfs"
 )
-
-// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
-// 100 on every Linux architecture Go supports).
-const clockTick = 10 * time.Millisecond
-
-// procTree returns pid and all its descendants (nginx's workers, …).
-func procTree(pid int) []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, err := readStat(p); err == nil {
-			children[st.ppid] = append(children[st.ppid], p)
-		}
-	}
-	tree := []int{pid}
-	for i := 0; i < len(tree); i++ {
-		tree = append(tree, children[tree[i]]...)
-	}
-	return tree
-}
-
-type procStat struct {
-	ppid         int
-	utime, stime int64 // clock ticks, all threads
-}
-
-// readStat parses /proc/<pid>/stat. The command name (field 2) may hold
-// spaces and parentheses, so fields are counted after its last ')'.
-func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procStat{}, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-	if len(f) < 13 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	var st procStat
-	st.ppid, _ = strconv.Atoi(f[1])
-	st.utime, _ = strconv.ParseInt(f[11], 10, 64)
-	st.stime, _ = strconv.ParseInt(f[12], 10, 64)
-	return st, nil
-}
-
-// cpuTime is CPU time split into user and system (kernel) time.
-type cpuTime struct{ user, sys time.Duration }
-
-func (c cpuTime) total() time.Duration { return c.user + c.sys }
-
-func (c cpuTime) sub(d cpuTime) cpuTime { return cpuTime{c.user - d.user, c.sys - d.sys} }
-
-// treeCPU is the CPU time used so far by pid's process tree.
-func treeCPU(pid int) cpuTime {
-	var user, sys int64
-	for _, p := range procTree(pid) {
-		if st, err := readStat(p); err == nil {
-			user += st.utime
-			sys += st.stime
-		}
-	}
-	return cpuTime{time.Duration(user) * clockTick, time.Duration(sys) * clockTick}
-}
-
-// statusKB reads one "Vm…: N kB" line of /proc/<pid>/status.
-func statusKB(pid int, key string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-// treePeakRSS sums VmHWM (peak resident set) over pid's process tree, in
-// bytes. Pages shared between processes (nginx's master and worker) are
-// counted once per process.
-func treePeakRSS(pid int) int64 {
-	var kb int64
-	for _, p := range procTree(pid) {
-		kb += statusKB(p, "VmHWM")
-	}
-	return kb << 10
-}
-
-// rss is pid's current resident set in bytes.
-func rss(pid int) int64 { return statusKB(pid, "VmRSS") << 10 }
 
 // cpuStat is one reading of /proc/stat; empty when it could not be read
 // (every figure is then 0). The figures compared across a run come from
@@ -133,14 +31,14 @@ func readCPUStat() cpuStat {
 // processing, with this kernel's IRQ time accounting) is left out, as it
 // is from the per-process times it is compared with.
 func (s cpuStat) busy(cpus []int) time.Duration {
-	return time.Duration(busyTicks(string(s), cpus)) * clockTick
+	return time.Duration(busyTicks(string(s), cpus)) * procfs.ClockTick
 }
 
 // idle is the time the given cores have been idle since boot (idle and
 // iowait): what is not idle is everything, processes, interrupts and
 // softirq included.
 func (s cpuStat) idle(cpus []int) time.Duration {
-	return time.Duration(idleTicks(string(s), cpus)) * clockTick
+	return time.Duration(idleTicks(string(s), cpus)) * procfs.ClockTick
 }
 
 // idleTicks is cpuStat.idle's sum, in clock ticks, from /proc/stat's text.

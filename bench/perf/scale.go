@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/webrouter/webrouter/internal/procfs"
 	"github.com/webrouter/webrouter/internal/testbed"
 )
 
@@ -85,7 +86,7 @@ func (h *harness) scale(ctx context.Context) (*scaleResult, error) {
 			return nil, err
 		}
 		row.load, loaded = time.Since(start), max(loaded, row.services)
-		row.rssLoaded = rss(r.Cmd.Process.Pid)
+		row.rssLoaded = procfs.StatusKB(r.Cmd.Process.Pid, "VmRSS") << 10
 		if err := h.probeWrites(ctx, r, c, &row); err != nil {
 			return nil, err
 		}
@@ -186,7 +187,7 @@ func restart(r *testbed.Router, data string, row *scaleRow) (*testbed.Router, er
 		return nil, err
 	}
 	row.startup = time.Since(t0)
-	row.rssRestart = rss(n.Cmd.Process.Pid)
+	row.rssRestart = procfs.StatusKB(n.Cmd.Process.Pid, "VmRSS") << 10
 	return n, nil
 }
 
