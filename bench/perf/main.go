@@ -42,9 +42,10 @@ type options struct {
 	duration   time.Duration
 	warmup     time.Duration
 	pin        bool
-	services   int // many-routes: services …
-	perService int // … of this many instances …
-	hosts      int // … with requests spread over this many hosts
+	proxyCPU   float64 // cap on the proxy's CPU, in cores; 0 for none
+	services   int     // many-routes: services …
+	perService int     // … of this many instances …
+	hosts      int     // … with requests spread over this many hosts
 	scaleSizes []int
 	writes     int // scale: timed instance writes per size
 	benchtime  string
@@ -66,6 +67,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured wrk run per case, proxy and round (whole seconds)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measured one (0 = none)")
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxy and the load (wrk, backend) to separate cores")
+	flag.Float64Var(&o.proxyCPU, "proxy-cpu", 0, "cap every proxy's CPU at this many cores (a cgroup's CPU bandwidth limit, as a container's CPU limit), so that the proxy and not the load side is the busy stage and req/s measures the proxy; 0 = no cap")
 	flag.IntVar(&o.services, "services", 10000, "many-routes: services")
 	flag.IntVar(&o.perService, "instances-per-service", 5, "many-routes: instances per service")
 	flag.IntVar(&o.hosts, "hosts", 1000, "many-routes: hosts the requests are spread over")
@@ -352,7 +354,7 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 		return sample{err: err.Error()}
 	}
 	url := "http://" + r.addr + c.path()
-	s := sample{}
+	s := sample{throttled: -1}
 	if h.opts.warmup > 0 {
 		if _, err := runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.warmup); err != nil {
 			s.err = "warm-up: " + err.Error()
@@ -363,9 +365,18 @@ func (h *harness) measure(ctx context.Context, proxy string, c benchCase, rs rou
 		if r.pid != 0 {
 			cpu0 = procfs.TreeCPU(r.pid)
 		}
+		var thr0 throttling
+		if h.cap != nil && r.pid != 0 {
+			thr0, _ = h.cap.throttling()
+		}
 		stat0, load0, segs0, start := readCPUStat(), procfs.TreeCPU(h.backend.cmd.Process.Pid), tcpOutSegs(), time.Now()
 		profiled := h.startProfile(ctx, r, filepath.Join(h.opts.profile, c.name+"-"+proxy+".pprof"))
 		s.wrk, err = runWrk(ctx, h.pinLoad, script, url, c.conns, h.opts.duration)
+		if h.cap != nil && r.pid != 0 {
+			if thr1, err := h.cap.throttling(); err == nil && thr1.periods > thr0.periods {
+				s.throttled = float64(thr1.throttled-thr0.throttled) / float64(thr1.periods-thr0.periods)
+			}
+		}
 		if segs1 := tcpOutSegs(); segs0 >= 0 && segs1 >= segs0 {
 			s.segs = segs1 - segs0
 		} else {

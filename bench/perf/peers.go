@@ -102,7 +102,7 @@ func (h *harness) startProxy(ctx context.Context, name string, rs routeSet) (*ru
 		if err != nil {
 			return nil, err
 		}
-		p, err := startProc(dir, env, append(append([]string{}, h.pinProxy...), args...)...)
+		p, err := startProc(dir, env, append(append([]string{}, h.runProxy...), args...)...)
 		if err != nil {
 			return nil, err
 		}

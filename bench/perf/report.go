@@ -22,6 +22,10 @@ type sample struct {
 	// loopback packets' softirq work, others). 0 cores: unpinned, unknown.
 	loadBusy  float64
 	loadCores int
+	// With a CPU cap (-proxy-cpu): the share of its periods in which the
+	// proxy ran out of quota and waited (cpu.stat's nr_throttled ÷
+	// nr_periods); -1 without a cap or when unknown.
+	throttled float64
 	// TCP segments the machine sent during the measured run (Tcp
 	// OutSegs); -1: unknown.
 	segs  int64
@@ -69,9 +73,13 @@ func (s sample) summary() string {
 	if s.err != "" {
 		return "FAILED: " + s.err
 	}
-	return fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  segs/req %.2f  load busy %.2f/%d  other load %.2f/%.2f cores",
+	line := fmt.Sprintf("%8.0f req/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  cpu %.2f s/100k (user %.0f%%)  rss %.1f MiB  errors %d  segs/req %.2f  load busy %.2f/%d  other load %.2f/%.2f cores",
 		s.wrk.rps(), s.wrk.P50/1e3, s.wrk.P99/1e3, s.wrk.P999/1e3, s.cpuPer100k(), s.userPercent(), mib(s.peakRSS), s.errors(),
 		s.segsPerRequest(), s.loadBusy, s.loadCores, s.cores(s.otherProxy), s.cores(s.otherLoad))
+	if s.throttled >= 0 {
+		line += fmt.Sprintf("  proxy %.2f cores, throttled %.0f%% of periods", s.cores(s.cpu), 100*s.throttled)
+	}
+	return line
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -120,6 +128,8 @@ type stats struct {
 	otherP, otherL    float64 // median other load on the proxy's and the load's cores
 	loadBusy          float64 // median busy cores of the load's loadCores (0: unknown)
 	segs              float64 // median TCP segments per request (0: unknown)
+	proxyCores        float64 // median cores the proxy used
+	throttled         float64 // median share of the cap's periods throttled; -1: no cap
 	loadCores         int
 	errors, requests  int64
 	failures          []string
@@ -128,7 +138,7 @@ type stats struct {
 func (r *report) stats(c, p string) stats {
 	ss := r.samples[c][p]
 	st := stats{rounds: len(ss)}
-	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL, loadBusy, segs []float64
+	var rps, p50, p99, p999, cpu, user, rss, otherP, otherL, loadBusy, segs, cores, throttled []float64
 	for _, s := range ss {
 		if s.err != "" {
 			st.failures = append(st.failures, s.err)
@@ -142,12 +152,17 @@ func (r *report) stats(c, p string) stats {
 		otherP, otherL = append(otherP, s.cores(s.otherProxy)), append(otherL, s.cores(s.otherLoad))
 		loadBusy, st.loadCores = append(loadBusy, s.loadBusy), s.loadCores
 		segs = append(segs, s.segsPerRequest())
+		cores, throttled = append(cores, s.cores(s.cpu)), append(throttled, s.throttled)
 		st.errors += s.errors()
 		st.requests += s.wrk.Requests
 	}
 	st.rps, st.p50, st.p99, st.p999 = median(rps), median(p50), median(p99), median(p999)
 	st.cpu, st.rssMiB, st.otherP, st.otherL = median(cpu), median(rss), median(otherP), median(otherL)
 	st.userPct, st.loadBusy, st.segs = median(user), median(loadBusy), median(segs)
+	st.proxyCores, st.throttled = median(cores), median(throttled)
+	if len(throttled) == 0 {
+		st.throttled = -1
+	}
 	return st
 }
 
@@ -306,8 +321,17 @@ func spread(rs []float64) string {
 // ratios.
 func (r *report) caseTable(b *strings.Builder, c benchCase) {
 	fmt.Fprintf(b, "\n## %s — %s\n\n", c.name, c.describe(r.opts))
+	capped := r.opts.proxyCPU > 0
+	capCol := ""
+	if capped {
+		capCol = fmt.Sprintf(" proxy cores of %g (throttled) |", r.opts.proxyCPU)
+	}
 	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req (user share) | peak RSS MiB | errors / requests " +
-		"| TCP segs / req | load busy | other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"| TCP segs / req | load busy |" + capCol + " other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	if capped {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
 	wr := r.stats(c.name, "webrouter")
 	var failures []string
 	for _, p := range r.opts.proxies {
@@ -316,7 +340,7 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 			failures = append(failures, fmt.Sprintf("%s: %s", p, firstLine(f)))
 		}
 		if st.ok == 0 {
-			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | | |\n", p, st.rounds, st.rounds)
+			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | | |%s\n", p, st.rounds, st.rounds, map[bool]string{true: " |"}[capped])
 			continue
 		}
 		cpu, rss := fmt.Sprintf("%.2f (%.0f%%)", st.cpu, st.userPct), fmt.Sprintf("%.1f", st.rssMiB)
@@ -326,6 +350,13 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 		busy := "—"
 		if st.loadCores > 0 {
 			busy = fmt.Sprintf("%.2f / %d", st.loadBusy, st.loadCores)
+		}
+		if capped {
+			at := "—"
+			if st.throttled >= 0 && p != "direct" {
+				at = fmt.Sprintf("%.2f (%.0f%%)", st.proxyCores, 100*st.throttled)
+			}
+			busy += " | " + at
 		}
 		fmt.Fprintf(b, "| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %d / %d | %.2f | %s | %.2f / %.2f |", p, st.rps, st.p50, st.p99,
 			st.p999, cpu, rss, st.errors, st.requests, st.segs, busy, st.otherP, st.otherL)

@@ -33,13 +33,15 @@ type harness struct {
 	blBin      string // the baseline's binary; "" without -baseline
 	blCommit   string // the baseline's commit
 	backend    *proc
-	ports      []int // backend ports
-	pinProxy   []string
+	ports      []int    // backend ports
+	pinProxy   []string // taskset prefix for the proxy; nil when unpinned
+	runProxy   []string // prefix a measured proxy runs under: pinProxy, or a script that also joins cap
 	pinLoad    []string
-	workers    int    // cores the proxy may use: its worker/thread count
-	pinning    string // how processes were placed, for the report
-	proxyCPUs  []int  // cores the proxy is pinned to; empty when unpinned
-	loadCPUs   []int  // cores wrk and the backend are pinned to
+	cap        *cpuCap // the proxies' CPU cap (-proxy-cpu); nil for none
+	workers    int     // cores the proxy may use: its worker/thread count
+	pinning    string  // how processes were placed, for the report
+	proxyCPUs  []int   // cores the proxy is pinned to; empty when unpinned
+	loadCPUs   []int   // cores wrk and the backend are pinned to
 	wrData     map[string]string
 	wrLoad     map[string]time.Duration // route set → time to load it through the admin API
 }
@@ -108,6 +110,10 @@ func newHarness(ctx context.Context, o options) (*harness, error) {
 	}
 	h := &harness{opts: o, root: root, tmp: tmp, wrData: map[string]string{}, wrLoad: map[string]time.Duration{}}
 	h.place(runtime.NumCPU())
+	if err := h.capProxies(); err != nil {
+		h.close()
+		return nil, err
+	}
 	if h.webrouter, err = goBuild(root, tmp, "./cmd/webrouter"); err != nil {
 		h.close()
 		return nil, err
@@ -160,6 +166,31 @@ func (h *harness) place(ncpu int) {
 		cpus(0, p-1), p, cpus(p, ncpu-1))
 }
 
+// capProxies makes the CPU cap for -proxy-cpu and the launch script that
+// joins it; without the flag a measured proxy runs under pinProxy alone.
+func (h *harness) capProxies() error {
+	h.runProxy = h.pinProxy
+	if h.opts.proxyCPU == 0 {
+		return nil
+	}
+	if h.opts.proxyCPU > float64(max(1, len(h.proxyCPUs))) {
+		return fmt.Errorf("-proxy-cpu %g: more than the %d core(s) the proxy is pinned to", h.opts.proxyCPU, len(h.proxyCPUs))
+	}
+	c, err := newCPUCap(h.opts.proxyCPU, fmt.Sprintf("webrouter-perf-%d", os.Getpid()))
+	if err != nil {
+		return err
+	}
+	h.cap = c
+	path := filepath.Join(h.tmp, "proxy-capped")
+	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s \"$@\"\n", c.join(), strings.Join(h.pinProxy, " "))
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		return err
+	}
+	h.runProxy = []string{path}
+	h.pinning += "; every proxy capped at " + c.describe()
+	return nil
+}
+
 // raiseFileLimit lifts the open-file limit to its hard maximum; the
 // children (proxies with 1 000 clients plus their upstream connections,
 // wrk) inherit it.
@@ -182,14 +213,14 @@ func goBuild(root, dir, pkg string) (string, error) {
 	return bin, nil
 }
 
-// launcher returns bin, or with pinning a script named name that runs it
-// under taskset.
+// launcher returns bin, or with pinning or a cap a script named name that
+// runs it under runProxy.
 func (h *harness) launcher(bin, name string) (string, error) {
-	if len(h.pinProxy) == 0 {
+	if len(h.runProxy) == 0 {
 		return bin, nil
 	}
 	path := filepath.Join(h.tmp, name)
-	script := fmt.Sprintf("#!/bin/sh\nexec %s %s \"$@\"\n", strings.Join(h.pinProxy, " "), bin)
+	script := fmt.Sprintf("#!/bin/sh\nexec %s %s \"$@\"\n", strings.Join(h.runProxy, " "), bin)
 	return path, os.WriteFile(path, []byte(script), 0o755)
 }
 
@@ -314,6 +345,11 @@ func (h *harness) close() {
 		h.backend.stop()
 	}
 	os.RemoveAll(h.tmp)
+	if h.cap != nil {
+		if err := h.cap.close(); err != nil && h.opts.log != nil {
+			fmt.Fprintln(h.opts.log, "perf:", err)
+		}
+	}
 }
 
 // loadWebrouter writes rs into a fresh embedded registry through the
