@@ -173,8 +173,8 @@ func (h *harness) capProxies() error {
 	if h.opts.proxyCPU == 0 {
 		return nil
 	}
-	if h.opts.proxyCPU > float64(max(1, len(h.proxyCPUs))) {
-		return fmt.Errorf("-proxy-cpu %g: more than the %d core(s) the proxy is pinned to", h.opts.proxyCPU, len(h.proxyCPUs))
+	if h.opts.proxyCPU > float64(h.workers) { // workers: the cores the proxy is pinned to, or all
+		return fmt.Errorf("-proxy-cpu %g: more than the %d core(s) the proxy may run on", h.opts.proxyCPU, h.workers)
 	}
 	c, err := newCPUCap(h.opts.proxyCPU, fmt.Sprintf("webrouter-perf-%d", os.Getpid()))
 	if err != nil {
