@@ -104,9 +104,12 @@ func (c *cpuCap) join() string {
 
 // describe says what the cap is, for the report.
 func (c *cpuCap) describe() string {
+	knob := "v1 cpu.cfs_quota_us"
+	if c.v2 {
+		knob = "v2 cpu.max"
+	}
 	return fmt.Sprintf("%g core(s): a cgroup's CPU bandwidth limit (%s), quota %s every %s",
-		c.cores, map[bool]string{false: "v1 cpu.cfs_quota_us", true: "v2 cpu.max"}[c.v2],
-		time.Duration(c.cores*float64(capPeriod)), capPeriod)
+		c.cores, knob, time.Duration(c.cores*float64(capPeriod)), capPeriod)
 }
 
 // throttling is the cgroup's count of accounting periods and of those in

@@ -321,17 +321,16 @@ func spread(rs []float64) string {
 // ratios.
 func (r *report) caseTable(b *strings.Builder, c benchCase) {
 	fmt.Fprintf(b, "\n## %s — %s\n\n", c.name, c.describe(r.opts))
+	// With a cap, a column after load busy: the cores the proxy used and
+	// how often it ran out of quota.
 	capped := r.opts.proxyCPU > 0
-	capCol := ""
+	capCol, capSep, capEmpty := "", "", ""
 	if capped {
-		capCol = fmt.Sprintf(" proxy cores of %g (throttled) |", r.opts.proxyCPU)
+		capCol, capSep, capEmpty = fmt.Sprintf(" proxy cores of %g (throttled) |", r.opts.proxyCPU), "---|", " |"
 	}
 	b.WriteString("| proxy | req/s | p50 ms | p99 ms | p99.9 ms | CPU s/100k req (user share) | peak RSS MiB | errors / requests " +
-		"| TCP segs / req | load busy |" + capCol + " other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	if capped {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
+		"| TCP segs / req | load busy |" + capCol + " other load | wr/peer req/s | wr/peer p99 | wr/peer CPU |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + capSep + "\n")
 	wr := r.stats(c.name, "webrouter")
 	var failures []string
 	for _, p := range r.opts.proxies {
@@ -340,7 +339,7 @@ func (r *report) caseTable(b *strings.Builder, c benchCase) {
 			failures = append(failures, fmt.Sprintf("%s: %s", p, firstLine(f)))
 		}
 		if st.ok == 0 {
-			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | | |%s\n", p, st.rounds, st.rounds, map[bool]string{true: " |"}[capped])
+			fmt.Fprintf(b, "| %s | failed in %d of %d rounds | | | | | | | | | | | | |%s\n", p, st.rounds, st.rounds, capEmpty)
 			continue
 		}
 		cpu, rss := fmt.Sprintf("%.2f (%.0f%%)", st.cpu, st.userPct), fmt.Sprintf("%.1f", st.rssMiB)
