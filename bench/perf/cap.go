@@ -82,9 +82,14 @@ func newCPUCap(cores float64, name string) (*cpuCap, error) {
 }
 
 // make creates the cgroup and writes its settings; on failure nothing is
-// left behind.
+// left behind. A cgroup of the same name left by a run that was killed is
+// removed first, if no process is left in it.
 func (c *cpuCap) make(settings map[string]string) error {
-	if err := os.Mkdir(c.dir, 0o755); err != nil {
+	err := os.Mkdir(c.dir, 0o755)
+	if errors.Is(err, os.ErrExist) && os.Remove(c.dir) == nil {
+		err = os.Mkdir(c.dir, 0o755)
+	}
+	if err != nil {
 		return err
 	}
 	for f, v := range settings {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,23 @@ func TestCPUCap(t *testing.T) {
 	}
 	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
 		t.Errorf("cgroup %s still there after close: %v", c.dir, err)
+	}
+}
+
+// TestCPUCapLeftOver: a cgroup of the same name that a killed run left
+// behind, empty, does not stop a new cap.
+func TestCPUCapLeftOver(t *testing.T) {
+	c := needCap(t, 0.5)
+	if _, err := os.Stat(c.dir); err != nil {
+		t.Fatal(err)
+	}
+	again, err := newCPUCap(0.5, filepath.Base(c.dir)) // c not closed: left over
+	if err != nil {
+		c.close()
+		t.Fatalf("a left-over empty cgroup stopped a new cap: %v", err)
+	}
+	if err := again.close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
