@@ -144,7 +144,12 @@ func (r *report) goalsTable(b *strings.Builder) {
 	b.WriteString("Each cell: the geometric mean of the ratios of the rounds' pairs of runs, its 90 % confidence interval " +
 		"(Student's t on the logarithms), and the verdict — met or missed when the whole interval is on one side of the goal, " +
 		"not told apart when it straddles it (more rounds narrow it). CPU per request has no goal: it is where a proxy's own " +
-		"speed shows when the load side bounds req/s.\n\n| case |")
+		"speed shows when the load side bounds req/s.")
+	if r.opts.proxyCPU > 0 {
+		fmt.Fprintf(b, " Here every proxy was capped at %g core(s) (-proxy-cpu): the proxy, not the load side, bounded "+
+			"each run (see each case's throttled share), so req/s and p99 are the proxy's.", r.opts.proxyCPU)
+	}
+	b.WriteString("\n\n| case |")
 	for _, g := range goals {
 		bound := ""
 		switch {
