@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -44,12 +42,12 @@ const (
 // turns the controller on for the root's children); the error says which
 // was tried and why it failed.
 func newCPUCap(cores float64, name string) (*cpuCap, error) {
-	if cores <= 0 || cores > 1024 {
+	if cores <= 0 {
 		return nil, fmt.Errorf("-proxy-cpu %g: want a number of cores above 0", cores)
 	}
 	quota := time.Duration(cores * float64(capPeriod))
 	if quota < time.Millisecond {
-		return nil, fmt.Errorf("-proxy-cpu %g: under %s a %s period; the kernel's least quota is 1 ms", cores, time.Millisecond, capPeriod)
+		return nil, fmt.Errorf("-proxy-cpu %g: a quota of %s every %s is under the kernel's least, 1ms", cores, quota, capPeriod)
 	}
 	period, q := strconv.FormatInt(capPeriod.Microseconds(), 10), strconv.FormatInt(quota.Microseconds(), 10)
 	var errs []error
@@ -68,11 +66,11 @@ func newCPUCap(cores float64, name string) (*cpuCap, error) {
 			errs = append(errs, fmt.Errorf("cgroup v2 at %s: turn on cpu for its children: %w", cgroupV2, err))
 		} else {
 			c := &cpuCap{cores: cores, dir: filepath.Join(cgroupV2, name), v2: true}
-			if err := c.make(map[string]string{"cpu.max": q + " " + period}); err == nil {
+			err := c.make(map[string]string{"cpu.max": q + " " + period})
+			if err == nil {
 				return c, nil
-			} else {
-				errs = append(errs, fmt.Errorf("cgroup v2 at %s: %w", cgroupV2, err))
 			}
+			errs = append(errs, fmt.Errorf("cgroup v2 at %s: %w", cgroupV2, err))
 		}
 	}
 	if len(errs) == 0 {
@@ -127,9 +125,8 @@ func (c *cpuCap) throttling() (throttling, error) {
 		return throttling{}, err
 	}
 	var t throttling
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
 		if len(f) != 2 {
 			continue
 		}
